@@ -1,0 +1,117 @@
+"""Typed settings from the environment.
+
+Every variable is prefixed `STRATUS_` except the two connection URLs that every
+tool in this space already knows: `DATABASE_URL` and `REDIS_URL`. A bad value
+stops start-up with one line naming the variable (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting from the environment is missing or invalid (one line, names the variable)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STRATUS_", extra="ignore")
+
+    # Connections. Empty means "start the embedded server" (make up / make test).
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "STRATUS_DATABASE_URL")
+    )
+    redis_url: str = Field(
+        default="", validation_alias=AliasChoices("REDIS_URL", "STRATUS_REDIS_URL")
+    )
+    state_dir: Path = Path(".stratus")
+
+    # Serving
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    env: Literal["development", "test", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # Identity
+    jwt_secret: str = Field(default="dev-only-insecure-jwt-secret-change-me", min_length=16)
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
+    argon2_time_cost: int = Field(default=2, ge=1, le=10)
+    argon2_memory_kib: int = Field(default=19_456, ge=1024)
+
+    # Secrets: "local" (AES-256-GCM envelope) or "vault" (transit engine via hvac)
+    secret_backend: Literal["local", "vault"] = "local"
+    # Comma-separated `keyid:base64key` pairs; the first is used to encrypt, all to decrypt.
+    secret_keys: str = "dev1:" + base64.b64encode(b"stratus-dev-only-key-32-bytes!!!").decode()
+    vault_addr: str = "http://127.0.0.1:8200"
+    vault_token: str = ""
+    vault_transit_mount: str = "transit"
+    vault_transit_key: str = "stratus"
+
+    # API protection (documented in README "Limits")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_query_depth: int = Field(default=12, ge=2)
+    max_aliases: int = Field(default=30, ge=1)
+    max_tokens: int = Field(default=5_000, ge=50)
+    max_query_cost: int = Field(default=50_000, ge=10)
+    rate_limit_capacity: int = Field(default=600, ge=1)
+    rate_limit_refill_per_second: float = Field(default=10.0, gt=0)
+    ws_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _keys_parse(cls, value: str) -> str:
+        parse_secret_keys(value)
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def parse_secret_keys(value: str) -> list[tuple[str, bytes]]:
+    """`id:base64,id:base64` -> [(id, 32-byte key)], first one active."""
+    keys: list[tuple[str, bytes]] = []
+    for part in value.split(","):
+        key_id, sep, b64 = part.strip().partition(":")
+        if not sep or not key_id:
+            raise ValueError("expected comma-separated 'keyid:base64key' pairs")
+        raw = base64.b64decode(b64, validate=True)
+        if len(raw) != 32:
+            raise ValueError(f"key {key_id!r} must decode to 32 bytes, got {len(raw)}")
+        keys.append((key_id, raw))
+    if not keys:
+        raise ValueError("at least one key is required")
+    return keys
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment; raise SettingsError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "?"
+        if not name.startswith(("STRATUS_", "DATABASE_URL", "REDIS_URL")):
+            name = "STRATUS_" + name
+        raise SettingsError(f"invalid setting {name}: {err['msg']}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()
