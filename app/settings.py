@@ -42,6 +42,8 @@ class Settings(BaseSettings):
 
     # Identity
     jwt_secret: str = Field(default="dev-only-insecure-jwt-secret-change-me", min_length=16)
+    # Keys the HMAC that lets clients compare variable values without reading them.
+    digest_key: str = Field(default="dev-only-insecure-digest-key-change-me", min_length=16)
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
     argon2_time_cost: int = Field(default=2, ge=1, le=10)
@@ -94,6 +96,8 @@ def parse_secret_keys(value: str) -> list[tuple[str, bytes]]:
         raw = base64.b64decode(b64, validate=True)
         if len(raw) != 32:
             raise ValueError(f"key {key_id!r} must decode to 32 bytes, got {len(raw)}")
+        if any(k == key_id for k, _ in keys):
+            raise ValueError(f"key id {key_id!r} is listed twice")
         keys.append((key_id, raw))
     if not keys:
         raise ValueError("at least one key is required")

@@ -1,0 +1,1 @@
+"""Business rules. Resolvers and jobs call these; only the unit of work commits."""

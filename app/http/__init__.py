@@ -1,0 +1,1 @@
+"""HTTP and websocket transport: the GraphQL view, middleware, health and metrics."""

@@ -1,0 +1,1 @@
+"""Credential primitives: password hashing, signed access tokens, opaque secrets."""

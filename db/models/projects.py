@@ -1,0 +1,75 @@
+"""Projects, their environments and encrypted environment variables."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, IdMixin, TimestampMixin
+from db.enums import EnvironmentKind, Framework
+
+
+def _values(e: type[Framework] | type[EnvironmentKind]) -> list[str]:
+    return [m.value for m in e]
+
+
+class Project(IdMixin, TimestampMixin, Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("team_id", "slug"),)
+
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("teams.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    slug: Mapped[str] = mapped_column(String(48), nullable=False)
+    git_url: Mapped[str] = mapped_column(String(2048), nullable=False, default="")
+    production_branch: Mapped[str] = mapped_column(String(255), nullable=False, default="main")
+    root_directory: Mapped[str] = mapped_column(String(1024), nullable=False, default="")
+    framework: Mapped[Framework] = mapped_column(
+        Enum(Framework, name="framework", values_callable=_values), nullable=False
+    )
+    install_command: Mapped[str | None] = mapped_column(String(2048))
+    build_command: Mapped[str | None] = mapped_column(String(2048))
+    start_command: Mapped[str | None] = mapped_column(String(2048))
+    output_directory: Mapped[str | None] = mapped_column(String(1024))
+    health_check_path: Mapped[str] = mapped_column(String(1024), nullable=False, default="/")
+
+
+class Environment(IdMixin, TimestampMixin, Base):
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
+    )
+    # Denormalised so authorization never needs a join through projects.
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("teams.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(48), nullable=False)
+    kind: Mapped[EnvironmentKind] = mapped_column(
+        Enum(EnvironmentKind, name="environment_kind", values_callable=_values), nullable=False
+    )
+
+
+class EnvironmentVariable(IdMixin, TimestampMixin, Base):
+    """A variable whose value is sealed by the SecretBox and never returned by the API."""
+
+    __tablename__ = "environment_variables"
+    __table_args__ = (UniqueConstraint("environment_id", "key"),)
+
+    environment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("environments.id", ondelete="CASCADE"), nullable=False
+    )
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("teams.id", ondelete="CASCADE"), nullable=False
+    )
+    key: Mapped[str] = mapped_column(String(256), nullable=False)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    key_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    # HMAC-SHA256 of the value under a server key: lets clients tell whether a
+    # value changed without the digest being usable to guess the value offline.
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -1,0 +1,58 @@
+"""Shared GraphQL building blocks: Node, PageInfo, UserError and the mutation runner."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+
+from app.errors import ErrorCode, UserInputError
+from app.uow import UnitOfWork, transaction
+from resolvers.context import Info
+
+T = TypeVar("T")
+
+UserErrorCode = strawberry.enum(
+    ErrorCode, name="UserErrorCode", description="Why a mutation's input was refused."
+)
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Globally unique, opaque id.")
+
+
+@strawberry.type(description="A problem with the input that the client can fix.")
+class UserError:
+    code: UserErrorCode = strawberry.field(description="Stable machine-readable reason.")
+    message: str = strawberry.field(description="Human-readable explanation.")
+    field: list[str] | None = strawberry.field(
+        description="Path to the input field at fault, e.g. ['variables', '2', 'key'].",
+    )
+
+
+@strawberry.type(description="Cursor pagination state of a connection.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+
+
+async def run_mutation(
+    info: Info, work: Callable[[UnitOfWork], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Run `work` in one transaction; input problems become userErrors, nothing is written."""
+    ctx = info.context
+    principal = await ctx.principal()
+    try:
+        async with transaction(ctx.deps, principal) as uow:
+            result = await work(uow)
+            if uow.audited == 0:
+                raise RuntimeError("a mutation must write an audit log entry")
+    except UserInputError as exc:
+        return None, [
+            UserError(code=e.code, message=e.message, field=list(e.field) if e.field else None)
+            for e in exc.errors
+        ]
+    return result, []
+

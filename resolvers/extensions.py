@@ -1,0 +1,123 @@
+"""Error policy (codes, masking) and the query-cost extension.
+
+Error policy (applied by `StratusSchema.process_errors` to every error of every
+transport): an `AppError` keeps its message and gets `extensions.code`; a
+`UserInputError` raised by a query (e.g. `first: 500`) becomes BAD_USER_INPUT;
+anything else is a bug: the client sees "Internal server error" with an error id
+that is logged together with the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+
+from app.errors import AppError, QueryRejected, UserInputError
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+
+log = logging.getLogger("stratus.graphql")
+
+# Default page size assumed for a list field whose `first` is not given.
+DEFAULT_FIRST = 20
+
+
+def convert_error(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if original is None:
+        return error  # syntax or validation error: already precise
+    if isinstance(original, AppError):
+        ext = {"code": original.code, **original.extensions}
+        return GraphQLError(original.message, error.nodes, error.source, error.positions,
+                            error.path, None, ext)
+    if isinstance(original, UserInputError):
+        first = original.errors[0]
+        ext = {"code": "BAD_USER_INPUT", "reason": str(first.code), "field": first.field}
+        return GraphQLError(str(original), error.nodes, error.source, error.positions,
+                            error.path, None, ext)
+    error_id = uuid.uuid4().hex[:16]
+    log.error("unexpected error %s in %s", error_id, error.path, exc_info=original)
+    return GraphQLError(
+        f"Internal server error (error id {error_id})", error.nodes, error.source,
+        error.positions, error.path, None, {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
+    )
+
+
+class QueryCost(SchemaExtension):
+    """Cost = fields selected, each multiplied by the `first` of every enclosing list.
+
+    Computed before execution with the real variable values; an operation over the
+    maximum is refused with QUERY_TOO_COSTLY. The cost is reported in `extensions.cost`.
+    """
+
+    def __init__(self, *, maximum: int) -> None:
+        self.maximum = maximum
+        self.cost = 0
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        doc = ctx.graphql_document
+        if doc is not None:
+            fragments = {d.name.value: d for d in doc.definitions
+                         if isinstance(d, FragmentDefinitionNode)}
+            ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+            op = next((o for o in ops if o.name and o.name.value == ctx.operation_name),
+                      ops[0] if len(ops) == 1 else None)
+            if op is not None:
+                self.cost = _cost(op.selection_set, fragments, ctx.variables or {}, 1, 0)
+                if self.cost > self.maximum:
+                    raise QueryRejected(
+                        "QUERY_TOO_COSTLY",
+                        f"query cost {self.cost} exceeds the maximum of {self.maximum}",
+                        cost=self.cost, maximum=self.maximum,
+                    )
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return {"cost": {"requested": self.cost, "maximum": self.maximum}}
+
+
+def _first(field: FieldNode, variables: dict[str, Any]) -> int | None:
+    for arg in field.arguments or ():
+        if arg.name.value in ("first", "last"):
+            if isinstance(arg.value, IntValueNode):
+                return int(arg.value.value)
+            if isinstance(arg.value, VariableNode):
+                value = variables.get(arg.value.name.value)
+                return int(value) if isinstance(value, int) else DEFAULT_FIRST
+    return None
+
+
+def _cost(sel: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode],
+          variables: dict[str, Any], multiplier: int, depth: int) -> int:
+    if sel is None or depth > 50:
+        return 0
+    total = 0
+    for node in sel.selections:
+        if isinstance(node, FieldNode):
+            if node.name.value.startswith("__"):
+                continue
+            total += multiplier
+            first = _first(node, variables)
+            inner = multiplier * max(first, 1) if first is not None else multiplier
+            total += _cost(node.selection_set, fragments, variables, inner, depth + 1)
+        elif isinstance(node, InlineFragmentNode):
+            total += _cost(node.selection_set, fragments, variables, multiplier, depth + 1)
+        elif isinstance(node, FragmentSpreadNode):
+            frag = fragments.get(node.name.value)
+            if frag is not None:
+                total += _cost(frag.selection_set, fragments, variables, multiplier, depth + 1)
+    return total

@@ -1,0 +1,275 @@
+"""Projects, environments and write-only environment variables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+
+from app.domain import projects, variables
+from app.domain.projects import ProjectSettings
+from app.domain.variables import VariableInput
+from db import models
+from db.enums import EnvironmentKind as _EnvironmentKind
+from db.enums import Framework as _Framework
+from resolvers.common import Node, PageInfo, UserError, run_mutation
+from resolvers.context import Info
+from resolvers.ids import parse_id, to_global_id
+
+Framework = strawberry.enum(_Framework, description="How a project is built and started.")
+EnvironmentKind = strawberry.enum(_EnvironmentKind, description="What an environment is for.")
+
+
+@strawberry.type(description="A variable of an environment. The value is write-only.")
+class EnvironmentVariable(Node):
+    key: str = strawberry.field(description="Variable name, e.g. DATABASE_URL.")
+    value_digest: str = strawberry.field(
+        description="HMAC-SHA256 of the value under a server key: compare, never read."
+    )
+    created_at: datetime = strawberry.field(description="When the key was first set.")
+    updated_at: datetime = strawberry.field(description="When the value last changed.")
+
+    @classmethod
+    def from_row(cls, row: models.EnvironmentVariable) -> EnvironmentVariable:
+        return cls(
+            id=strawberry.ID(to_global_id("EnvironmentVariable", row.id)),
+            key=row.key,
+            value_digest=row.digest,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type(description="A deploy target of a project: production, preview or development.")
+class Environment(Node):
+    name: str = strawberry.field(description="Environment name, unique in the project.")
+    kind: EnvironmentKind = strawberry.field(description="What the environment is for.")
+    created_at: datetime = strawberry.field(description="Creation time.")
+    row_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: models.Environment) -> Environment:
+        return cls(
+            id=strawberry.ID(to_global_id("Environment", row.id)),
+            name=row.name, kind=row.kind, created_at=row.created_at, row_id=row.id,
+        )
+
+    @strawberry.field(description="Variables of this environment (metadata only), by key.")
+    async def variables(self, info: Info) -> list[EnvironmentVariable]:
+        rows = await info.context.loaders.variables_by_environment.load(self.row_id)
+        return [EnvironmentVariable.from_row(r) for r in rows]
+
+
+@strawberry.type(description="An app built from one git repository.")
+class Project(Node):
+    name: str = strawberry.field(description="Display name.")
+    slug: str = strawberry.field(description="URL-safe name, unique within the team.")
+    git_url: str = strawberry.field(description="Repository URL (https, ssh or file).")
+    production_branch: str = strawberry.field(description="Branch deployed to production.")
+    root_directory: str = strawberry.field(description="Sub-folder of the repository to build.")
+    framework: Framework = strawberry.field(description="Build kind; `auto` detects it.")
+    install_command: str | None = strawberry.field(description="Overrides the install step.")
+    build_command: str | None = strawberry.field(description="Overrides the build step.")
+    start_command: str | None = strawberry.field(description="Overrides the start command.")
+    output_directory: str | None = strawberry.field(description="Static output folder.")
+    health_check_path: str = strawberry.field(description="HTTP path probed before traffic.")
+    created_at: datetime = strawberry.field(description="Creation time.")
+    updated_at: datetime = strawberry.field(description="Last settings change.")
+    row_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, r: models.Project) -> Project:
+        return cls(
+            id=strawberry.ID(to_global_id("Project", r.id)), name=r.name, slug=r.slug,
+            git_url=r.git_url, production_branch=r.production_branch,
+            root_directory=r.root_directory, framework=r.framework,
+            install_command=r.install_command, build_command=r.build_command,
+            start_command=r.start_command, output_directory=r.output_directory,
+            health_check_path=r.health_check_path, created_at=r.created_at,
+            updated_at=r.updated_at, row_id=r.id,
+        )
+
+    @strawberry.field(description="The project's environments.")
+    async def environments(self, info: Info) -> list[Environment]:
+        rows = await info.context.loaders.environments_by_project.load(self.row_id)
+        return [Environment.from_row(r) for r in rows]
+
+
+@strawberry.type(description="An edge of a ProjectConnection.")
+class ProjectEdge:
+    cursor: str = strawberry.field(description="Cursor of this item.")
+    node: Project = strawberry.field(description="The project.")
+
+
+@strawberry.type(description="A page of projects, oldest first.")
+class ProjectConnection:
+    edges: list[ProjectEdge] = strawberry.field(description="Items with their cursors.")
+    nodes: list[Project] = strawberry.field(description="Items of this page.")
+    page_info: PageInfo = strawberry.field(description="Pagination state.")
+
+
+async def project_page(info: Info, team_id: uuid.UUID, first: int, after: str | None
+                       ) -> ProjectConnection:
+    async with info.context.session() as s:
+        page = await projects.list_projects(
+            s, await info.context.principal(), team_id=team_id, first=first, after=after
+        )
+    nodes = [Project.from_row(r) for r in page.items]
+    return ProjectConnection(
+        edges=[ProjectEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
+        nodes=nodes,
+        page_info=PageInfo(has_next_page=page.has_next_page,
+                           end_cursor=page.cursors[-1] if page.cursors else None),
+    )
+
+
+@strawberry.input(description="Settings of a new project.")
+class CreateProjectInput:
+    team_id: strawberry.ID = strawberry.field(description="Team that owns the project.")
+    name: str = strawberry.field(description="Display name (1-100 characters).")
+    slug: str | None = strawberry.field(default=None, description="Defaults to the slugged name.")
+    git_url: str | None = strawberry.field(default=None, description="Repository URL.")
+    production_branch: str | None = strawberry.field(default=None, description="Default `main`.")
+    root_directory: str | None = strawberry.field(default=None, description="Relative folder.")
+    framework: Framework | None = strawberry.field(default=None, description="Default `auto`.")
+    install_command: str | None = strawberry.field(default=None, description="Install step.")
+    build_command: str | None = strawberry.field(default=None, description="Build step.")
+    start_command: str | None = strawberry.field(default=None, description="Start command.")
+    output_directory: str | None = strawberry.field(default=None, description="Static output.")
+    health_check_path: str | None = strawberry.field(default=None, description="Default `/`.")
+
+
+@strawberry.input(description="Changes to a project; omitted fields stay as they are.")
+class UpdateProjectInput:
+    project_id: strawberry.ID = strawberry.field(description="Project to change.")
+    name: str | None = strawberry.field(default=None, description="Display name.")
+    slug: str | None = strawberry.field(default=None, description="URL-safe name.")
+    git_url: str | None = strawberry.field(default=None, description="Repository URL.")
+    production_branch: str | None = strawberry.field(default=None, description="Branch.")
+    root_directory: str | None = strawberry.field(default=None, description="Relative folder.")
+    framework: Framework | None = strawberry.field(default=None, description="Build kind.")
+    install_command: str | None = strawberry.field(default=None, description="Install step.")
+    build_command: str | None = strawberry.field(default=None, description="Build step.")
+    start_command: str | None = strawberry.field(default=None, description="Start command.")
+    output_directory: str | None = strawberry.field(default=None, description="Static output.")
+    health_check_path: str | None = strawberry.field(default=None, description="Probe path.")
+
+
+def _settings(data: CreateProjectInput | UpdateProjectInput) -> ProjectSettings:
+    return ProjectSettings(
+        name=data.name, slug=data.slug, git_url=data.git_url,
+        production_branch=data.production_branch, root_directory=data.root_directory,
+        framework=data.framework, install_command=data.install_command,
+        build_command=data.build_command, start_command=data.start_command,
+        output_directory=data.output_directory, health_check_path=data.health_check_path,
+    )
+
+
+@strawberry.type(description="Result of createProject / updateProject.")
+class ProjectPayload:
+    project: Project | None = strawberry.field(description="The project, unless userErrors.")
+    user_errors: list[UserError] = strawberry.field(description="Input problems.")
+
+
+@strawberry.input(description="Project to delete.")
+class DeleteProjectInput:
+    project_id: strawberry.ID = strawberry.field(description="Project to delete.")
+
+
+@strawberry.type(description="Result of deleteProject.")
+class DeleteProjectPayload:
+    deleted_project_id: strawberry.ID | None = strawberry.field(description="Id of the project.")
+    user_errors: list[UserError] = strawberry.field(description="Input problems.")
+
+
+@strawberry.input(description="A variable to create or overwrite.")
+class EnvironmentVariableInput:
+    key: str = strawberry.field(description="Name: letters, digits, underscores.")
+    value: str = strawberry.field(description="Value, at most 64 KiB. Never returned.")
+
+
+@strawberry.input(description="Create or overwrite up to 100 variables at once.")
+class UpsertEnvironmentVariablesInput:
+    environment_id: strawberry.ID = strawberry.field(description="Target environment.")
+    variables: list[EnvironmentVariableInput] = strawberry.field(description="1-100 variables.")
+
+
+@strawberry.type(description="Result of upsertEnvironmentVariables.")
+class UpsertEnvironmentVariablesPayload:
+    variables: list[EnvironmentVariable] = strawberry.field(description="Written variables.")
+    user_errors: list[UserError] = strawberry.field(description="Input problems.")
+
+
+@strawberry.input(description="Delete variables by key.")
+class DeleteEnvironmentVariablesInput:
+    environment_id: strawberry.ID = strawberry.field(description="Target environment.")
+    keys: list[str] = strawberry.field(description="1-100 keys; unknown keys are ignored.")
+
+
+@strawberry.type(description="Result of deleteEnvironmentVariables.")
+class DeleteEnvironmentVariablesPayload:
+    deleted_keys: list[str] = strawberry.field(description="Keys that existed and were deleted.")
+    user_errors: list[UserError] = strawberry.field(description="Input problems.")
+
+
+@strawberry.type
+class ProjectQueries:
+    @strawberry.field(description="A project by id.")
+    async def project(self, info: Info, id: strawberry.ID) -> Project:
+        async with info.context.session() as s:
+            row = await projects.get_project(
+                s, await info.context.principal(), project_id=parse_id(id, "Project")
+            )
+        return Project.from_row(row)
+
+
+@strawberry.type
+class ProjectMutations:
+    @strawberry.mutation(description="Create a project with production, preview and development.")
+    async def create_project(self, info: Info, input: CreateProjectInput) -> ProjectPayload:
+        team_id = parse_id(input.team_id, "Team")
+        row, errors = await run_mutation(
+            info, lambda uow: projects.create_project(uow, team_id=team_id,
+                                                      settings=_settings(input)))
+        return ProjectPayload(project=Project.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation(description="Change a project's settings.")
+    async def update_project(self, info: Info, input: UpdateProjectInput) -> ProjectPayload:
+        project_id = parse_id(input.project_id, "Project")
+        row, errors = await run_mutation(
+            info, lambda uow: projects.update_project(uow, project_id=project_id,
+                                                      settings=_settings(input)))
+        return ProjectPayload(project=Project.from_row(row) if row else None, user_errors=errors)
+
+    @strawberry.mutation(description="Delete a project with its environments and variables.")
+    async def delete_project(self, info: Info, input: DeleteProjectInput) -> DeleteProjectPayload:
+        project_id = parse_id(input.project_id, "Project")
+        deleted, errors = await run_mutation(
+            info, lambda uow: projects.delete_project(uow, project_id=project_id))
+        return DeleteProjectPayload(
+            deleted_project_id=input.project_id if deleted else None, user_errors=errors)
+
+    @strawberry.mutation(description="Create or overwrite variables; values are write-only.")
+    async def upsert_environment_variables(
+        self, info: Info, input: UpsertEnvironmentVariablesInput
+    ) -> UpsertEnvironmentVariablesPayload:
+        env_id = parse_id(input.environment_id, "Environment")
+        items = [VariableInput(key=v.key, value=v.value) for v in input.variables]
+        rows, errors = await run_mutation(
+            info, lambda uow: variables.upsert_variables(uow, environment_id=env_id,
+                                                         variables=items))
+        return UpsertEnvironmentVariablesPayload(
+            variables=[EnvironmentVariable.from_row(r) for r in rows or []], user_errors=errors)
+
+    @strawberry.mutation(description="Delete variables by key.")
+    async def delete_environment_variables(
+        self, info: Info, input: DeleteEnvironmentVariablesInput
+    ) -> DeleteEnvironmentVariablesPayload:
+        env_id = parse_id(input.environment_id, "Environment")
+        keys, errors = await run_mutation(
+            info, lambda uow: variables.delete_variables(uow, environment_id=env_id,
+                                                         keys=input.keys))
+        return DeleteEnvironmentVariablesPayload(deleted_keys=keys or [], user_errors=errors)
+
+

@@ -1,0 +1,101 @@
+"""The one GraphQL schema: teams, projects, identity, audit (later builds, deployments...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from app.domain import teams
+from app.settings import Settings
+from graphql import GraphQLError
+from resolvers.common import Node
+from resolvers.context import Info
+from resolvers.extensions import QueryCost, convert_error
+from resolvers.identity import IdentityMutations
+from resolvers.node import fetch_node, fetch_node_or_none
+from resolvers.projects import ProjectMutations, ProjectQueries
+from resolvers.subscriptions import Subscription
+from resolvers.teams import Team, TeamMutations, TeamQueries
+from resolvers.users import User
+
+MAX_NODES = 100
+
+
+@strawberry.type(description="The signed-in user (or API key's creator) and their teams.")
+class Viewer:
+    user: User = strawberry.field(description="The user.")
+
+    @strawberry.field(description="Teams the viewer belongs to (an API key: its own team).")
+    async def teams(self, info: Info) -> list[Team]:
+        async with info.context.session() as s:
+            rows = await teams.list_viewer_teams(s, await info.context.principal())
+        return [Team.from_row(r) for r in rows]
+
+
+@strawberry.type(description="Read entry points.")
+class Query(ProjectQueries, TeamQueries):
+    @strawberry.field(description="Who is calling. UNAUTHENTICATED without credentials.")
+    async def viewer(self, info: Info) -> Viewer:
+        from app.domain import accounts
+
+        async with info.context.session() as s:
+            user = await accounts.get_user(s, await info.context.principal())
+        return Viewer(user=User.from_row(user))
+
+    @strawberry.field(description="Any object by global id.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node:
+        return await fetch_node(info, id)
+
+    @strawberry.field(description="Objects by global id (at most 100); null where not found.")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        from app.errors import ErrorCode, UserInputError
+
+        if len(ids) > MAX_NODES:
+            raise UserInputError.one(ErrorCode.INVALID_ARGUMENT,
+                                     f"at most {MAX_NODES} ids", "ids")
+        return [await fetch_node_or_none(info, i) for i in ids]
+
+
+@strawberry.type(description="Write entry points. Each takes one `input` and returns a payload "
+                 "with `userErrors`.")
+class Mutation(IdentityMutations, TeamMutations, ProjectMutations):
+    pass
+
+
+class StratusSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # In place: the same list object is what the transports serialise.
+        errors[:] = [convert_error(e) for e in errors]
+
+
+def build_schema(settings: Settings | None = None) -> StratusSchema:
+    s = settings or Settings()
+    extensions: list[Any] = [
+        # Factories: a fresh extension per request (parse/validation caches are
+        # module-level in strawberry, so they are still shared).
+        lambda: MaxTokensLimiter(max_token_count=s.max_tokens),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: QueryDepthLimiter(max_depth=s.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=s.max_aliases),
+        lambda: QueryCost(maximum=s.max_query_cost),
+    ]
+    return StratusSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
