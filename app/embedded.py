@@ -116,7 +116,7 @@ def _run(cmd: list[str], *, owner: pwd.struct_passwd | None = None, cwd: Path | 
     # us waiting for EOF. PG* variables from the caller's shell must not redirect our clients.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     with tempfile.TemporaryFile("w+") as out:
-        result = subprocess.run(  # noqa: S603 - fixed argv of bundled binaries, no shell
+        result = subprocess.run(
             cmd,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -58,8 +58,10 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     async def metrics_endpoint(request: Request) -> Response:
         pool = request.app.state.deps.engine.pool
@@ -77,12 +79,19 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
-            Middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                       allow_methods=["GET", "POST"],
-                       allow_headers=["authorization", "content-type", "x-request-id"],
-                       expose_headers=["x-request-id", "ratelimit-limit", "ratelimit-remaining",
-                                       "retry-after"],
-                       max_age=600),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=[
+                    "x-request-id",
+                    "ratelimit-limit",
+                    "ratelimit-remaining",
+                    "retry-after",
+                ],
+                max_age=600,
+            ),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,

@@ -50,11 +50,15 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "stratus_graphql_requests_total", "GraphQL requests by operation and outcome",
-            ["operation", "outcome"], registry=self.registry,
+            "stratus_graphql_requests_total",
+            "GraphQL requests by operation and outcome",
+            ["operation", "outcome"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "stratus_graphql_request_seconds", "GraphQL request latency", ["operation"],
+            "stratus_graphql_request_seconds",
+            "GraphQL request latency",
+            ["operation"],
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )

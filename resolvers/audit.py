@@ -33,13 +33,20 @@ class AuditLogEntry(Node):
     @classmethod
     def from_row(cls, r: models.AuditLogEntry) -> AuditLogEntry:
         return cls(
-            id=strawberry.ID(to_global_id("AuditLogEntry", r.id)), action=r.action,
-            target_type=r.target_type, target_id=r.target_id,
+            id=strawberry.ID(to_global_id("AuditLogEntry", r.id)),
+            action=r.action,
+            target_type=r.target_type,
+            target_id=r.target_id,
             actor_user_id=strawberry.ID(to_global_id("User", r.actor_user_id))
-            if r.actor_user_id else None,
+            if r.actor_user_id
+            else None,
             actor_api_key_id=strawberry.ID(to_global_id("ApiKey", r.actor_api_key_id))
-            if r.actor_api_key_id else None,
-            request_id=r.request_id, ip=r.ip, user_agent=r.user_agent, changes=r.changes,
+            if r.actor_api_key_id
+            else None,
+            request_id=r.request_id,
+            ip=r.ip,
+            user_agent=r.user_agent,
+            changes=r.changes,
             created_at=r.created_at,
         )
 
@@ -67,21 +74,27 @@ class AuditLogFilter:
     until: datetime | None = strawberry.field(default=None, description="Before.")
 
 
-async def audit_page(info: Info, team_id: uuid.UUID, first: int, after: str | None,
-                     filter: AuditLogFilter | None) -> AuditLogConnection:
+async def audit_page(
+    info: Info, team_id: uuid.UUID, first: int, after: str | None, filter: AuditLogFilter | None
+) -> AuditLogConnection:
     f = filter or AuditLogFilter()
     flt = audit.AuditFilter(
         actions=f.actions,
         actor_user_id=parse_id(f.actor_user_id, "User") if f.actor_user_id else None,
-        target_type=f.target_type, target_id=f.target_id, since=f.since, until=f.until,
+        target_type=f.target_type,
+        target_id=f.target_id,
+        since=f.since,
+        until=f.until,
     )
     async with info.context.session() as s:
-        page = await audit.list_entries(s, await info.context.principal(), team_id=team_id,
-                                        filter=flt, first=first, after=after)
+        page = await audit.list_entries(
+            s, await info.context.principal(), team_id=team_id, filter=flt, first=first, after=after
+        )
     nodes = [AuditLogEntry.from_row(r) for r in page.items]
     return AuditLogConnection(
         edges=[AuditLogEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
         nodes=nodes,
-        page_info=PageInfo(has_next_page=page.has_next_page,
-                           end_cursor=page.cursors[-1] if page.cursors else None),
+        page_info=PageInfo(
+            has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None
+        ),
     )

@@ -55,4 +55,3 @@ async def run_mutation(
             for e in exc.errors
         ]
     return result, []
-

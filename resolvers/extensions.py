@@ -41,18 +41,25 @@ def convert_error(error: GraphQLError) -> GraphQLError:
         return error  # syntax or validation error: already precise
     if isinstance(original, AppError):
         ext = {"code": original.code, **original.extensions}
-        return GraphQLError(original.message, error.nodes, error.source, error.positions,
-                            error.path, None, ext)
+        return GraphQLError(
+            original.message, error.nodes, error.source, error.positions, error.path, None, ext
+        )
     if isinstance(original, UserInputError):
         first = original.errors[0]
         ext = {"code": "BAD_USER_INPUT", "reason": str(first.code), "field": first.field}
-        return GraphQLError(str(original), error.nodes, error.source, error.positions,
-                            error.path, None, ext)
+        return GraphQLError(
+            str(original), error.nodes, error.source, error.positions, error.path, None, ext
+        )
     error_id = uuid.uuid4().hex[:16]
     log.error("unexpected error %s in %s", error_id, error.path, exc_info=original)
     return GraphQLError(
-        f"Internal server error (error id {error_id})", error.nodes, error.source,
-        error.positions, error.path, None, {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
+        f"Internal server error (error id {error_id})",
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        None,
+        {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
     )
 
 
@@ -71,18 +78,22 @@ class QueryCost(SchemaExtension):
         ctx = self.execution_context
         doc = ctx.graphql_document
         if doc is not None:
-            fragments = {d.name.value: d for d in doc.definitions
-                         if isinstance(d, FragmentDefinitionNode)}
+            fragments = {
+                d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)
+            }
             ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
-            op = next((o for o in ops if o.name and o.name.value == ctx.operation_name),
-                      ops[0] if len(ops) == 1 else None)
+            op = next(
+                (o for o in ops if o.name and o.name.value == ctx.operation_name),
+                ops[0] if len(ops) == 1 else None,
+            )
             if op is not None:
                 self.cost = _cost(op.selection_set, fragments, ctx.variables or {}, 1, 0)
                 if self.cost > self.maximum:
                     raise QueryRejected(
                         "QUERY_TOO_COSTLY",
                         f"query cost {self.cost} exceeds the maximum of {self.maximum}",
-                        cost=self.cost, maximum=self.maximum,
+                        cost=self.cost,
+                        maximum=self.maximum,
                     )
         yield
 
@@ -101,8 +112,13 @@ def _first(field: FieldNode, variables: dict[str, Any]) -> int | None:
     return None
 
 
-def _cost(sel: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode],
-          variables: dict[str, Any], multiplier: int, depth: int) -> int:
+def _cost(
+    sel: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+    multiplier: int,
+    depth: int,
+) -> int:
     if sel is None or depth > 50:
         return 0
     total = 0

@@ -32,9 +32,14 @@ class ApiKey(Node):
     @classmethod
     def from_row(cls, r: models.ApiKey) -> ApiKey:
         return cls(
-            id=strawberry.ID(to_global_id("ApiKey", r.id)), name=r.name, prefix=r.prefix,
-            scopes=[_ApiKeyScope(s) for s in r.scopes], created_at=r.created_at,
-            expires_at=r.expires_at, last_used_at=r.last_used_at, revoked_at=r.revoked_at,
+            id=strawberry.ID(to_global_id("ApiKey", r.id)),
+            name=r.name,
+            prefix=r.prefix,
+            scopes=[_ApiKeyScope(s) for s in r.scopes],
+            created_at=r.created_at,
+            expires_at=r.expires_at,
+            last_used_at=r.last_used_at,
+            revoked_at=r.revoked_at,
         )
 
 
@@ -52,13 +57,21 @@ class AuthPayload:
 
 def _auth(tokens: accounts.Tokens | None, errors: list[UserError]) -> AuthPayload:
     if tokens is None:
-        return AuthPayload(user=None, access_token=None, access_token_expires_at=None,
-                           refresh_token=None, refresh_token_expires_at=None, user_errors=errors)
+        return AuthPayload(
+            user=None,
+            access_token=None,
+            access_token_expires_at=None,
+            refresh_token=None,
+            refresh_token_expires_at=None,
+            user_errors=errors,
+        )
     return AuthPayload(
-        user=User.from_row(tokens.user), access_token=tokens.access_token,
+        user=User.from_row(tokens.user),
+        access_token=tokens.access_token,
         access_token_expires_at=tokens.access_token_expires_at,
         refresh_token=tokens.refresh_token,
-        refresh_token_expires_at=tokens.refresh_token_expires_at, user_errors=errors,
+        refresh_token_expires_at=tokens.refresh_token_expires_at,
+        user_errors=errors,
     )
 
 
@@ -123,41 +136,66 @@ class RevokeApiKeyPayload:
 class IdentityMutations:
     @strawberry.mutation(description="Create an account (with a personal team) and sign in.")
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
-        return _auth(*await run_mutation(info, lambda uow: accounts.sign_up(
-            uow, email=input.email, password=input.password, name=input.name)))
+        return _auth(
+            *await run_mutation(
+                info,
+                lambda uow: accounts.sign_up(
+                    uow, email=input.email, password=input.password, name=input.name
+                ),
+            )
+        )
 
     @strawberry.mutation(description="Sign in with email and password.")
     async def log_in(self, info: Info, input: LogInInput) -> AuthPayload:
-        return _auth(*await run_mutation(info, lambda uow: accounts.log_in(
-            uow, email=input.email, password=input.password)))
+        return _auth(
+            *await run_mutation(
+                info, lambda uow: accounts.log_in(uow, email=input.email, password=input.password)
+            )
+        )
 
     @strawberry.mutation(
         description="Exchange a refresh token for new tokens. Reusing an old refresh token "
         "revokes the whole session (UNAUTHENTICATED)."
     )
     async def refresh_session(self, info: Info, input: RefreshSessionInput) -> AuthPayload:
-        return _auth(*await run_mutation(info, lambda uow: accounts.refresh(
-            uow, refresh_token=input.refresh_token)))
+        return _auth(
+            *await run_mutation(
+                info, lambda uow: accounts.refresh(uow, refresh_token=input.refresh_token)
+            )
+        )
 
     @strawberry.mutation(description="Revoke a session and its tokens.")
     async def log_out(self, info: Info, input: LogOutInput) -> LogOutPayload:
-        _, errors = await run_mutation(info, lambda uow: accounts.log_out(
-            uow, refresh_token=input.refresh_token))
+        _, errors = await run_mutation(
+            info, lambda uow: accounts.log_out(uow, refresh_token=input.refresh_token)
+        )
         return LogOutPayload(ok=not errors, user_errors=errors)
 
     @strawberry.mutation(description="Create a team API key (signed-in users only).")
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
         team_id = parse_id(input.team_id, "Team")
-        new, errors = await run_mutation(info, lambda uow: api_keys.create_api_key(
-            uow, team_id=team_id, name=input.name, scopes=list(input.scopes),
-            expires_at=input.expires_at))
-        return CreateApiKeyPayload(api_key=ApiKey.from_row(new.api_key) if new else None,
-                                   secret=new.secret if new else None, user_errors=errors)
+        new, errors = await run_mutation(
+            info,
+            lambda uow: api_keys.create_api_key(
+                uow,
+                team_id=team_id,
+                name=input.name,
+                scopes=list(input.scopes),
+                expires_at=input.expires_at,
+            ),
+        )
+        return CreateApiKeyPayload(
+            api_key=ApiKey.from_row(new.api_key) if new else None,
+            secret=new.secret if new else None,
+            user_errors=errors,
+        )
 
     @strawberry.mutation(description="Revoke an API key at once.")
     async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyPayload:
         key_id = parse_id(input.api_key_id, "ApiKey")
-        row, errors = await run_mutation(info, lambda uow: api_keys.revoke_api_key(
-            uow, api_key_id=key_id))
-        return RevokeApiKeyPayload(api_key=ApiKey.from_row(row) if row else None,
-                                   user_errors=errors)
+        row, errors = await run_mutation(
+            info, lambda uow: api_keys.revoke_api_key(uow, api_key_id=key_id)
+        )
+        return RevokeApiKeyPayload(
+            api_key=ApiKey.from_row(row) if row else None, user_errors=errors
+        )

@@ -52,7 +52,10 @@ class Environment(Node):
     def from_row(cls, row: models.Environment) -> Environment:
         return cls(
             id=strawberry.ID(to_global_id("Environment", row.id)),
-            name=row.name, kind=row.kind, created_at=row.created_at, row_id=row.id,
+            name=row.name,
+            kind=row.kind,
+            created_at=row.created_at,
+            row_id=row.id,
         )
 
     @strawberry.field(description="Variables of this environment (metadata only), by key.")
@@ -81,13 +84,21 @@ class Project(Node):
     @classmethod
     def from_row(cls, r: models.Project) -> Project:
         return cls(
-            id=strawberry.ID(to_global_id("Project", r.id)), name=r.name, slug=r.slug,
-            git_url=r.git_url, production_branch=r.production_branch,
-            root_directory=r.root_directory, framework=r.framework,
-            install_command=r.install_command, build_command=r.build_command,
-            start_command=r.start_command, output_directory=r.output_directory,
-            health_check_path=r.health_check_path, created_at=r.created_at,
-            updated_at=r.updated_at, row_id=r.id,
+            id=strawberry.ID(to_global_id("Project", r.id)),
+            name=r.name,
+            slug=r.slug,
+            git_url=r.git_url,
+            production_branch=r.production_branch,
+            root_directory=r.root_directory,
+            framework=r.framework,
+            install_command=r.install_command,
+            build_command=r.build_command,
+            start_command=r.start_command,
+            output_directory=r.output_directory,
+            health_check_path=r.health_check_path,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            row_id=r.id,
         )
 
     @strawberry.field(description="The project's environments.")
@@ -109,8 +120,9 @@ class ProjectConnection:
     page_info: PageInfo = strawberry.field(description="Pagination state.")
 
 
-async def project_page(info: Info, team_id: uuid.UUID, first: int, after: str | None
-                       ) -> ProjectConnection:
+async def project_page(
+    info: Info, team_id: uuid.UUID, first: int, after: str | None
+) -> ProjectConnection:
     async with info.context.session() as s:
         page = await projects.list_projects(
             s, await info.context.principal(), team_id=team_id, first=first, after=after
@@ -119,8 +131,9 @@ async def project_page(info: Info, team_id: uuid.UUID, first: int, after: str | 
     return ProjectConnection(
         edges=[ProjectEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
         nodes=nodes,
-        page_info=PageInfo(has_next_page=page.has_next_page,
-                           end_cursor=page.cursors[-1] if page.cursors else None),
+        page_info=PageInfo(
+            has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None
+        ),
     )
 
 
@@ -158,11 +171,17 @@ class UpdateProjectInput:
 
 def _settings(data: CreateProjectInput | UpdateProjectInput) -> ProjectSettings:
     return ProjectSettings(
-        name=data.name, slug=data.slug, git_url=data.git_url,
-        production_branch=data.production_branch, root_directory=data.root_directory,
-        framework=data.framework, install_command=data.install_command,
-        build_command=data.build_command, start_command=data.start_command,
-        output_directory=data.output_directory, health_check_path=data.health_check_path,
+        name=data.name,
+        slug=data.slug,
+        git_url=data.git_url,
+        production_branch=data.production_branch,
+        root_directory=data.root_directory,
+        framework=data.framework,
+        install_command=data.install_command,
+        build_command=data.build_command,
+        start_command=data.start_command,
+        output_directory=data.output_directory,
+        health_check_path=data.health_check_path,
     )
 
 
@@ -230,25 +249,31 @@ class ProjectMutations:
     async def create_project(self, info: Info, input: CreateProjectInput) -> ProjectPayload:
         team_id = parse_id(input.team_id, "Team")
         row, errors = await run_mutation(
-            info, lambda uow: projects.create_project(uow, team_id=team_id,
-                                                      settings=_settings(input)))
+            info,
+            lambda uow: projects.create_project(uow, team_id=team_id, settings=_settings(input)),
+        )
         return ProjectPayload(project=Project.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Change a project's settings.")
     async def update_project(self, info: Info, input: UpdateProjectInput) -> ProjectPayload:
         project_id = parse_id(input.project_id, "Project")
         row, errors = await run_mutation(
-            info, lambda uow: projects.update_project(uow, project_id=project_id,
-                                                      settings=_settings(input)))
+            info,
+            lambda uow: projects.update_project(
+                uow, project_id=project_id, settings=_settings(input)
+            ),
+        )
         return ProjectPayload(project=Project.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Delete a project with its environments and variables.")
     async def delete_project(self, info: Info, input: DeleteProjectInput) -> DeleteProjectPayload:
         project_id = parse_id(input.project_id, "Project")
         deleted, errors = await run_mutation(
-            info, lambda uow: projects.delete_project(uow, project_id=project_id))
+            info, lambda uow: projects.delete_project(uow, project_id=project_id)
+        )
         return DeleteProjectPayload(
-            deleted_project_id=input.project_id if deleted else None, user_errors=errors)
+            deleted_project_id=input.project_id if deleted else None, user_errors=errors
+        )
 
     @strawberry.mutation(description="Create or overwrite variables; values are write-only.")
     async def upsert_environment_variables(
@@ -257,10 +282,12 @@ class ProjectMutations:
         env_id = parse_id(input.environment_id, "Environment")
         items = [VariableInput(key=v.key, value=v.value) for v in input.variables]
         rows, errors = await run_mutation(
-            info, lambda uow: variables.upsert_variables(uow, environment_id=env_id,
-                                                         variables=items))
+            info,
+            lambda uow: variables.upsert_variables(uow, environment_id=env_id, variables=items),
+        )
         return UpsertEnvironmentVariablesPayload(
-            variables=[EnvironmentVariable.from_row(r) for r in rows or []], user_errors=errors)
+            variables=[EnvironmentVariable.from_row(r) for r in rows or []], user_errors=errors
+        )
 
     @strawberry.mutation(description="Delete variables by key.")
     async def delete_environment_variables(
@@ -268,8 +295,7 @@ class ProjectMutations:
     ) -> DeleteEnvironmentVariablesPayload:
         env_id = parse_id(input.environment_id, "Environment")
         keys, errors = await run_mutation(
-            info, lambda uow: variables.delete_variables(uow, environment_id=env_id,
-                                                         keys=input.keys))
+            info,
+            lambda uow: variables.delete_variables(uow, environment_id=env_id, keys=input.keys),
+        )
         return DeleteEnvironmentVariablesPayload(deleted_keys=keys or [], user_errors=errors)
-
-

@@ -61,13 +61,14 @@ class Query(ProjectQueries, TeamQueries):
         from app.errors import ErrorCode, UserInputError
 
         if len(ids) > MAX_NODES:
-            raise UserInputError.one(ErrorCode.INVALID_ARGUMENT,
-                                     f"at most {MAX_NODES} ids", "ids")
+            raise UserInputError.one(ErrorCode.INVALID_ARGUMENT, f"at most {MAX_NODES} ids", "ids")
         return [await fetch_node_or_none(info, i) for i in ids]
 
 
-@strawberry.type(description="Write entry points. Each takes one `input` and returns a payload "
-                 "with `userErrors`.")
+@strawberry.type(
+    description="Write entry points. Each takes one `input` and returns a payload "
+    "with `userErrors`."
+)
 class Mutation(IdentityMutations, TeamMutations, ProjectMutations):
     pass
 

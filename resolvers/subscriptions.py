@@ -46,7 +46,9 @@ def _check(heartbeat_ms: int, first: int | None) -> float | None:
     if heartbeat_ms and not MIN_HEARTBEAT_MS <= heartbeat_ms <= MAX_HEARTBEAT_MS:
         raise UserInputError.one(
             ErrorCode.INVALID_ARGUMENT,
-            f"heartbeatMs must be 0 or {MIN_HEARTBEAT_MS}-{MAX_HEARTBEAT_MS}", "heartbeatMs")
+            f"heartbeatMs must be 0 or {MIN_HEARTBEAT_MS}-{MAX_HEARTBEAT_MS}",
+            "heartbeatMs",
+        )
     if first is not None and first < 1:
         raise UserInputError.one(ErrorCode.INVALID_ARGUMENT, "first must be positive", "first")
     return heartbeat_ms / 1000 if heartbeat_ms else None
@@ -85,7 +87,7 @@ class Subscription:
                 else:
                     async with info.context.session() as s:
                         row = await audit.get_entry(
-                            s, principal, entry_id=uuid.UUID(event.payload["entryId"]))
+                            s, principal, entry_id=uuid.UUID(event.payload["entryId"])
+                        )
                     yield AuditEvent(cursor=event.id, entry=AuditLogEntry.from_row(row))
                 sent += 1
-

@@ -29,8 +29,12 @@ class TeamMember(Node):
 
     @classmethod
     def from_row(cls, row: models.TeamMember) -> TeamMember:
-        return cls(id=strawberry.ID(to_global_id("TeamMember", row.id)), role=row.role,
-                   joined_at=row.created_at, user_id=row.user_id)
+        return cls(
+            id=strawberry.ID(to_global_id("TeamMember", row.id)),
+            role=row.role,
+            joined_at=row.created_at,
+            user_id=row.user_id,
+        )
 
     @strawberry.field(description="The person.")
     async def user(self, info: Info) -> User:
@@ -48,8 +52,13 @@ class Team(Node):
 
     @classmethod
     def from_row(cls, row: models.Team) -> Team:
-        return cls(id=strawberry.ID(to_global_id("Team", row.id)), name=row.name,
-                   slug=row.slug, created_at=row.created_at, row_id=row.id)
+        return cls(
+            id=strawberry.ID(to_global_id("Team", row.id)),
+            name=row.name,
+            slug=row.slug,
+            created_at=row.created_at,
+            row_id=row.id,
+        )
 
     @strawberry.field(description="Members with their roles.")
     async def members(self, info: Info) -> list[TeamMember]:
@@ -57,20 +66,27 @@ class Team(Node):
         return [TeamMember.from_row(r) for r in rows]
 
     @strawberry.field(description="Projects of the team, oldest first.")
-    async def projects(self, info: Info, first: int = 20, after: str | None = None
-                       ) -> ProjectConnection:
+    async def projects(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> ProjectConnection:
         return await project_page(info, self.row_id, first, after)
 
     @strawberry.field(description="API keys of the team (admins only).")
     async def api_keys(self, info: Info) -> list[ApiKey]:
         async with info.context.session() as s:
-            rows = await api_keys.list_api_keys(s, await info.context.principal(),
-                                                team_id=self.row_id)
+            rows = await api_keys.list_api_keys(
+                s, await info.context.principal(), team_id=self.row_id
+            )
         return [ApiKey.from_row(r) for r in rows]
 
     @strawberry.field(description="Audit log of the team, newest first (admins only).")
-    async def audit_log(self, info: Info, first: int = 20, after: str | None = None,
-                        filter: AuditLogFilter | None = None) -> AuditLogConnection:
+    async def audit_log(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: AuditLogFilter | None = None,
+    ) -> AuditLogConnection:
         return await audit_page(info, self.row_id, first, after, filter)
 
 
@@ -82,8 +98,12 @@ class TeamInvitation(Node):
 
     @classmethod
     def from_row(cls, row: models.TeamInvitation) -> TeamInvitation:
-        return cls(id=strawberry.ID(to_global_id("TeamInvitation", row.id)), email=row.email,
-                   role=row.role, expires_at=row.expires_at)
+        return cls(
+            id=strawberry.ID(to_global_id("TeamInvitation", row.id)),
+            email=row.email,
+            role=row.role,
+            expires_at=row.expires_at,
+        )
 
 
 @strawberry.input(description="A new team; the caller becomes its owner.")
@@ -163,8 +183,9 @@ class TeamQueries:
     @strawberry.field(description="A team by id.")
     async def team(self, info: Info, id: strawberry.ID) -> Team:
         async with info.context.session() as s:
-            row = await teams.get_team(s, await info.context.principal(),
-                                       team_id=parse_id(id, "Team"))
+            row = await teams.get_team(
+                s, await info.context.principal(), team_id=parse_id(id, "Team")
+            )
         return Team.from_row(row)
 
     @strawberry.field(description="A team by slug.")
@@ -179,58 +200,77 @@ class TeamMutations:
     @strawberry.mutation(description="Create a team owned by the caller.")
     async def create_team(self, info: Info, input: CreateTeamInput) -> TeamPayload:
         row, errors = await run_mutation(
-            info, lambda uow: teams.create_team(uow, name=input.name, slug=input.slug))
+            info, lambda uow: teams.create_team(uow, name=input.name, slug=input.slug)
+        )
         return TeamPayload(team=Team.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Rename a team or change its slug.")
     async def update_team(self, info: Info, input: UpdateTeamInput) -> TeamPayload:
         team_id = parse_id(input.team_id, "Team")
         row, errors = await run_mutation(
-            info, lambda uow: teams.update_team(uow, team_id=team_id, name=input.name,
-                                                slug=input.slug))
+            info,
+            lambda uow: teams.update_team(uow, team_id=team_id, name=input.name, slug=input.slug),
+        )
         return TeamPayload(team=Team.from_row(row) if row else None, user_errors=errors)
 
     @strawberry.mutation(description="Delete a team and everything in it (owners only).")
     async def delete_team(self, info: Info, input: DeleteTeamInput) -> DeleteTeamPayload:
         team_id = parse_id(input.team_id, "Team")
-        deleted, errors = await run_mutation(info, lambda uow: teams.delete_team(uow,
-                                                                                 team_id=team_id))
-        return DeleteTeamPayload(deleted_team_id=input.team_id if deleted else None,
-                                 user_errors=errors)
+        deleted, errors = await run_mutation(
+            info, lambda uow: teams.delete_team(uow, team_id=team_id)
+        )
+        return DeleteTeamPayload(
+            deleted_team_id=input.team_id if deleted else None, user_errors=errors
+        )
 
     @strawberry.mutation(description="Invite someone by email; returns a one-time token.")
-    async def invite_team_member(self, info: Info, input: InviteTeamMemberInput
-                                 ) -> InviteTeamMemberPayload:
+    async def invite_team_member(
+        self, info: Info, input: InviteTeamMemberInput
+    ) -> InviteTeamMemberPayload:
         team_id = parse_id(input.team_id, "Team")
         new, errors = await run_mutation(
-            info, lambda uow: teams.invite_member(uow, team_id=team_id, email=input.email,
-                                                  role=input.role))
+            info,
+            lambda uow: teams.invite_member(
+                uow, team_id=team_id, email=input.email, role=input.role
+            ),
+        )
         return InviteTeamMemberPayload(
             invitation=TeamInvitation.from_row(new.invitation) if new else None,
-            token=new.token if new else None, user_errors=errors)
+            token=new.token if new else None,
+            user_errors=errors,
+        )
 
     @strawberry.mutation(description="Join a team with an invitation token.")
-    async def accept_team_invitation(self, info: Info, input: AcceptTeamInvitationInput
-                                     ) -> TeamMemberPayload:
+    async def accept_team_invitation(
+        self, info: Info, input: AcceptTeamInvitationInput
+    ) -> TeamMemberPayload:
         row, errors = await run_mutation(
-            info, lambda uow: teams.accept_invitation(uow, token=input.token))
-        return TeamMemberPayload(member=TeamMember.from_row(row) if row else None,
-                                 user_errors=errors)
+            info, lambda uow: teams.accept_invitation(uow, token=input.token)
+        )
+        return TeamMemberPayload(
+            member=TeamMember.from_row(row) if row else None, user_errors=errors
+        )
 
     @strawberry.mutation(description="Change a member's role; a team keeps at least one owner.")
-    async def update_team_member_role(self, info: Info, input: UpdateTeamMemberRoleInput
-                                      ) -> TeamMemberPayload:
+    async def update_team_member_role(
+        self, info: Info, input: UpdateTeamMemberRoleInput
+    ) -> TeamMemberPayload:
         member_id = parse_id(input.member_id, "TeamMember")
         row, errors = await run_mutation(
-            info, lambda uow: teams.change_role(uow, member_id=member_id, role=input.role))
-        return TeamMemberPayload(member=TeamMember.from_row(row) if row else None,
-                                 user_errors=errors)
+            info, lambda uow: teams.change_role(uow, member_id=member_id, role=input.role)
+        )
+        return TeamMemberPayload(
+            member=TeamMember.from_row(row) if row else None, user_errors=errors
+        )
 
     @strawberry.mutation(description="Remove a member; the last owner cannot be removed.")
-    async def remove_team_member(self, info: Info, input: RemoveTeamMemberInput
-                                 ) -> RemoveTeamMemberPayload:
+    async def remove_team_member(
+        self, info: Info, input: RemoveTeamMemberInput
+    ) -> RemoveTeamMemberPayload:
         member_id = parse_id(input.member_id, "TeamMember")
         removed, errors = await run_mutation(
-            info, lambda uow: teams.remove_member(uow, member_id=member_id))
+            info, lambda uow: teams.remove_member(uow, member_id=member_id)
+        )
         return RemoveTeamMemberPayload(
-            removed_member_id=input.member_id if removed else None, user_errors=errors)
+            removed_member_id=input.member_id if removed else None, user_errors=errors
+        )

@@ -19,5 +19,9 @@ class User(Node):
 
     @classmethod
     def from_row(cls, row: models.User) -> User:
-        return cls(id=strawberry.ID(to_global_id("User", row.id)), email=row.email,
-                   name=row.name, created_at=row.created_at)
+        return cls(
+            id=strawberry.ID(to_global_id("User", row.id)),
+            email=row.email,
+            name=row.name,
+            created_at=row.created_at,
+        )

@@ -237,9 +237,9 @@ async def get_visible_user(
         if p.api_key_team_id is not None:
             mine = mine.where(models.TeamMember.team_id == p.api_key_team_id)
         shared = await session.scalar(
-            select(models.TeamMember.id).where(
-                models.TeamMember.user_id == user_id, models.TeamMember.team_id.in_(mine)
-            ).limit(1)
+            select(models.TeamMember.id)
+            .where(models.TeamMember.user_id == user_id, models.TeamMember.team_id.in_(mine))
+            .limit(1)
         )
         if shared is None:
             raise NotFound("user")

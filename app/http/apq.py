@@ -27,16 +27,16 @@ def _hash_of(extensions: dict[str, Any] | None) -> str | None:
     if pq is None:
         return None
     if not isinstance(pq, dict) or pq.get("version") != 1:
-        raise PersistedQueryError("PERSISTED_QUERY_NOT_SUPPORTED",
-                                  "only persistedQuery version 1 is supported")
+        raise PersistedQueryError(
+            "PERSISTED_QUERY_NOT_SUPPORTED", "only persistedQuery version 1 is supported"
+        )
     digest = pq.get("sha256Hash")
     if not isinstance(digest, str) or len(digest) != 64:
         raise PersistedQueryError("BAD_REQUEST", "persistedQuery.sha256Hash must be 64 hex")
     return digest.lower()
 
 
-async def resolve(redis: Redis, query: str | None, extensions: dict[str, Any] | None
-                  ) -> str | None:
+async def resolve(redis: Redis, query: str | None, extensions: dict[str, Any] | None) -> str | None:
     """The query text to execute (stored or looked up), or raise PersistedQueryError."""
     digest = _hash_of(extensions)
     if digest is None:

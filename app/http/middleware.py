@@ -23,20 +23,23 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         given = headers.get("x-request-id", "")
         request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
         client = scope.get("client")
-        token = current_request.set(RequestMeta(
-            request_id=request_id, ip=client[0] if client else "",
-            user_agent=headers.get("user-agent", "")[:400],
-        ))
+        token = current_request.set(
+            RequestMeta(
+                request_id=request_id,
+                ip=client[0] if client else "",
+                user_agent=headers.get("user-agent", "")[:400],
+            )
+        )
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append(
-                    (b"x-request-id", request_id.encode()))
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
@@ -86,11 +89,24 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
-        body = orjson.dumps({"errors": [{
-            "message": f"request body exceeds {self.max_bytes} bytes",
-            "extensions": {"code": "PAYLOAD_TOO_LARGE", "maximum": self.max_bytes},
-        }]})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = orjson.dumps(
+            {
+                "errors": [
+                    {
+                        "message": f"request body exceeds {self.max_bytes} bytes",
+                        "extensions": {"code": "PAYLOAD_TOO_LARGE", "maximum": self.max_bytes},
+                    }
+                ]
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -43,8 +43,9 @@ def _wants_graphql_response(accept: str) -> bool:
 
 
 def error_body(code: str, message: str, **extensions: Any) -> bytes:
-    return orjson.dumps({"errors": [{"message": message,
-                                     "extensions": {"code": code, **extensions}}]})
+    return orjson.dumps(
+        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    )
 
 
 class StratusGraphQL(GraphQL[Context, None]):
@@ -76,8 +77,14 @@ class StratusGraphQL(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
-        raw = next((params[k] for k in ("Authorization", "authorization", "authToken", "token")
-                    if isinstance(params.get(k), str)), None)
+        raw = next(
+            (
+                params[k]
+                for k in ("Authorization", "authorization", "authToken", "token")
+                if isinstance(params.get(k), str)
+            ),
+            None,
+        )
         try:
             context.credential = bearer(raw) if raw and " " in raw else raw
             await context.principal()
@@ -96,11 +103,15 @@ class StratusGraphQL(GraphQL[Context, None]):
                 self.metrics.websockets.dec()
         started = time.perf_counter()
         deps: Deps = request.app.state.deps
-        limiter = RateLimiter(deps.redis, capacity=self.settings.rate_limit_capacity,
-                              refill_per_second=self.settings.rate_limit_refill_per_second)
+        limiter = RateLimiter(
+            deps.redis,
+            capacity=self.settings.rate_limit_capacity,
+            refill_per_second=self.settings.rate_limit_refill_per_second,
+        )
         client = request.client.host if request.client else ""
         decision = await limiter.take(
-            RateLimiter.key_for(request.headers.get("authorization"), client))
+            RateLimiter.key_for(request.headers.get("authorization"), client)
+        )
         request.state.rate = decision
         request.state.operation = ""
         request.state.outcome = "ok"
@@ -112,8 +123,11 @@ class StratusGraphQL(GraphQL[Context, None]):
                 response = await super().run(request, context, root_value)
             except apq.PersistedQueryError as exc:
                 request.state.outcome = "rejected"
-                response = Response(error_body(exc.code, exc.message), status_code=200,
-                                    media_type="application/json")
+                response = Response(
+                    error_body(exc.code, exc.message),
+                    status_code=200,
+                    media_type="application/json",
+                )
         response.headers["RateLimit-Limit"] = str(decision.limit)
         response.headers["RateLimit-Remaining"] = str(decision.remaining)
         op = request.state.operation or "anonymous"
@@ -123,24 +137,35 @@ class StratusGraphQL(GraphQL[Context, None]):
 
     def _rate_limited(self, retry_after: float) -> Response:
         return Response(
-            error_body("RATE_LIMITED", f"rate limit exceeded; retry after {retry_after:.1f}s",
-                       retryAfter=round(retry_after, 3)),
-            status_code=429, media_type="application/json",
+            error_body(
+                "RATE_LIMITED",
+                f"rate limit exceeded; retry after {retry_after:.1f}s",
+                retryAfter=round(retry_after, 3),
+            ),
+            status_code=429,
+            media_type="application/json",
             headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
         )
 
-    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any,
-                             context: Context, root_value: Any,
-                             request_data: GraphQLRequestData) -> ExecutionResult:
-        request_data.query = await apq.resolve(context.deps.redis, request_data.query,
-                                               request_data.extensions)
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        request_data.query = await apq.resolve(
+            context.deps.redis, request_data.query, request_data.extensions
+        )
         if isinstance(request, Request):
             request.state.operation = (request_data.operation_name or "")[:100]
-        return await super().execute_single(request, request_adapter, sub_response, context,
-                                            root_value, request_data)
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
-    async def process_result(self, request: Any, result: ExecutionResult
-                             ) -> GraphQLHTTPResponse:
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         body = default_process_result(result)
         if not isinstance(request, Request):
             return body
@@ -152,8 +177,11 @@ class StratusGraphQL(GraphQL[Context, None]):
             request.state.outcome = "error"
         # Errors without a path come from before execution (syntax, validation,
         # limits): a request error, which has no `data` entry at all.
-        request_error = result.data is None and bool(result.errors) and all(
-            e.path is None for e in result.errors)
+        request_error = (
+            result.data is None
+            and bool(result.errors)
+            and all(e.path is None for e in result.errors)
+        )
         if request_error:
             body.pop("data", None)  # type: ignore[misc]
         sub = request.state.sub_response
@@ -170,7 +198,8 @@ class StratusGraphQL(GraphQL[Context, None]):
             media_type=getattr(sub_response, "media_type", None) or "application/json",
         )
         response.headers.raw.extend(
-            (k, v) for k, v in sub_response.headers.raw if k.lower() != b"content-type")
+            (k, v) for k, v in sub_response.headers.raw if k.lower() != b"content-type"
+        )
         return response
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]

@@ -6,8 +6,10 @@ async def test_typename(api):
 
 async def test_sign_up_creates_personal_team(api):
     acct = await api.sign_up("alice")
-    data = await api.ok("{ viewer { user { email } teams { name members { role user { email } } } } }",
-                        token=acct.token)
+    data = await api.ok(
+        "{ viewer { user { email } teams { name members { role user { email } } } } }",
+        token=acct.token,
+    )
     assert data["viewer"]["user"]["email"] == acct.email
     [team] = data["viewer"]["teams"]
     assert team["members"] == [{"role": "OWNER", "user": {"email": acct.email}}]

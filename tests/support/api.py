@@ -33,25 +33,33 @@ class Api:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *,
-                   token: str | None = None, headers: dict[str, str] | None = None
-                   ) -> httpx.Response:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         h = {"content-type": "application/json", "accept": "application/graphql-response+json"}
         if token:
             h["authorization"] = f"Bearer {token}"
         h.update(headers or {})
-        return await self.client.post("/graphql", json={"query": query, "variables": variables},
-                                      headers=h)
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=h
+        )
 
-    async def gql(self, query: str, variables: dict[str, Any] | None = None, *,
-                  token: str | None = None) -> dict[str, Any]:
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
         r = await self.post(query, variables, token=token)
         assert r.status_code in (200, 400), r.text
         body: dict[str, Any] = r.json()
         return body
 
-    async def ok(self, query: str, variables: dict[str, Any] | None = None, *,
-                 token: str | None = None) -> dict[str, Any]:
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
         """Data of a response that must have no errors and no userErrors."""
         body = await self.gql(query, variables, token=token)
         assert "errors" not in body, body
@@ -64,9 +72,16 @@ class Api:
     async def sign_up(self, name: str = "user") -> Account:
         email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
         password = "correct horse battery"
-        data = await self.ok(SIGN_UP, {"input": {"email": email, "password": password,
-                                                 "name": name}})
+        data = await self.ok(
+            SIGN_UP, {"input": {"email": email, "password": password, "name": name}}
+        )
         p = data["signUp"]
         teams = await self.ok(VIEWER_TEAMS, token=p["accessToken"])
-        return Account(email, password, p["accessToken"], p["refreshToken"], p["user"]["id"],
-                       teams["viewer"]["teams"][0]["id"])
+        return Account(
+            email,
+            password,
+            p["accessToken"],
+            p["refreshToken"],
+            p["user"]["id"],
+            teams["viewer"]["teams"][0]["id"],
+        )

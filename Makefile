@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make up` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: up test lint typecheck schema bench install clean down
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start embedded PostgreSQL/Redis (unless DATABASE_URL/REDIS_URL are set), migrate, serve API + worker.
+up: install
+	$(BIN)/stratus up
+
+down: install
+	$(BIN)/stratus down
+
+## The whole suite (real PostgreSQL, Redis, git, OpenBao; embedded ones when the URLs are unset).
+test: install lint
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy app db jobs resolvers
+
+## Regenerate the committed SDL from the code.
+schema: install
+	$(BIN)/stratus export-schema
+
+bench: install
+	$(BIN)/python -m bench.dashboard
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
