@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -32,6 +32,12 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = deps is None
         app.state.deps = deps or await Deps.open(settings)
+        # Statements per request is the number that tells N+1 queries apart.
+        event.listen(
+            app.state.deps.engine.sync_engine,
+            "before_cursor_execute",
+            lambda *a, **k: metrics.db_statements.inc(),
+        )
         try:
             yield
         finally:

@@ -68,6 +68,11 @@ class Metrics:
         self.db_pool_checked_out = Gauge(
             "stratus_db_pool_checked_out", "Database connections in use", registry=self.registry
         )
+        self.db_statements = Counter(
+            "stratus_db_statements_total",
+            "SQL statements sent to PostgreSQL",
+            registry=self.registry,
+        )
         self.db_pool_size = Gauge(
             "stratus_db_pool_size", "Database pool size", registry=self.registry
         )
