@@ -12,7 +12,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -81,6 +81,17 @@ class Settings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if self.env == "production":
+            for name in ("jwt_secret", "digest_key", "secret_keys"):
+                if getattr(self, name) == type(self).model_fields[name].default:
+                    raise ValueError(
+                        f"STRATUS_{name.upper()} must be set in production (the dev default is "
+                        "public)"
+                    )
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -110,7 +121,9 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         err = exc.errors()[0]
-        name = str(err["loc"][0]).upper() if err["loc"] else "?"
+        if not err["loc"]:  # a check across several settings names them itself
+            raise SettingsError(f"invalid settings: {err['msg']}") from None
+        name = str(err["loc"][0]).upper()
         if not name.startswith(("STRATUS_", "DATABASE_URL", "REDIS_URL")):
             name = "STRATUS_" + name
         raise SettingsError(f"invalid setting {name}: {err['msg']}") from None
