@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -46,7 +47,7 @@ class AuditLogEntry(Node):
             request_id=r.request_id,
             ip=r.ip,
             user_agent=r.user_agent,
-            changes=r.changes,
+            changes=cast(JSON, r.changes),
             created_at=r.created_at,
         )
 

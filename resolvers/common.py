@@ -13,9 +13,8 @@ from resolvers.context import Info
 
 T = TypeVar("T")
 
-UserErrorCode = strawberry.enum(
-    ErrorCode, name="UserErrorCode", description="Why a mutation's input was refused."
-)
+# Registers the domain enum under its GraphQL name; annotations use ErrorCode itself.
+strawberry.enum(ErrorCode, name="UserErrorCode", description="Why a mutation's input was refused.")
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
@@ -25,7 +24,7 @@ class Node:
 
 @strawberry.type(description="A problem with the input that the client can fix.")
 class UserError:
-    code: UserErrorCode = strawberry.field(description="Stable machine-readable reason.")
+    code: ErrorCode = strawberry.field(description="Stable machine-readable reason.")
     message: str = strawberry.field(description="Human-readable explanation.")
     field: list[str] | None = strawberry.field(
         description="Path to the input field at fault, e.g. ['variables', '2', 'key'].",

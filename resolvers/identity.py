@@ -8,13 +8,13 @@ import strawberry
 
 from app.domain import accounts, api_keys
 from db import models
-from db.enums import ApiKeyScope as _ApiKeyScope
+from db.enums import ApiKeyScope
 from resolvers.common import Node, UserError, run_mutation
 from resolvers.context import Info
 from resolvers.ids import parse_id, to_global_id
 from resolvers.users import User
 
-ApiKeyScope = strawberry.enum(_ApiKeyScope, description="What an API key may do.")
+strawberry.enum(ApiKeyScope, description="What an API key may do.")
 
 
 @strawberry.type(description="A team API key. The secret is shown only once, at creation.")
@@ -35,7 +35,7 @@ class ApiKey(Node):
             id=strawberry.ID(to_global_id("ApiKey", r.id)),
             name=r.name,
             prefix=r.prefix,
-            scopes=[_ApiKeyScope(s) for s in r.scopes],
+            scopes=[ApiKeyScope(s) for s in r.scopes],
             created_at=r.created_at,
             expires_at=r.expires_at,
             last_used_at=r.last_used_at,

@@ -11,14 +11,13 @@ from app.domain import projects, variables
 from app.domain.projects import ProjectSettings
 from app.domain.variables import VariableInput
 from db import models
-from db.enums import EnvironmentKind as _EnvironmentKind
-from db.enums import Framework as _Framework
+from db.enums import EnvironmentKind, Framework
 from resolvers.common import Node, PageInfo, UserError, run_mutation
 from resolvers.context import Info
 from resolvers.ids import parse_id, to_global_id
 
-Framework = strawberry.enum(_Framework, description="How a project is built and started.")
-EnvironmentKind = strawberry.enum(_EnvironmentKind, description="What an environment is for.")
+strawberry.enum(Framework, description="How a project is built and started.")
+strawberry.enum(EnvironmentKind, description="What an environment is for.")
 
 
 @strawberry.type(description="A variable of an environment. The value is write-only.")

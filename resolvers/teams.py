@@ -9,7 +9,7 @@ import strawberry
 
 from app.domain import api_keys, teams
 from db import models
-from db.enums import TeamRole as _TeamRole
+from db.enums import TeamRole
 from resolvers.audit import AuditLogConnection, AuditLogFilter, audit_page
 from resolvers.common import Node, UserError, run_mutation
 from resolvers.context import Info
@@ -18,7 +18,7 @@ from resolvers.ids import parse_id, to_global_id
 from resolvers.projects import ProjectConnection, project_page
 from resolvers.users import User
 
-TeamRole = strawberry.enum(_TeamRole, description="What a member may do in a team.")
+strawberry.enum(TeamRole, description="What a member may do in a team.")
 
 
 @strawberry.type(description="A person's membership of a team.")
