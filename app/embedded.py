@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -52,7 +52,7 @@ def start_postgres(state_dir: Path) -> str:
     with _locked(state_dir / "postgres.lock"):
         port = _running_postgres_port(pgdata)
         if port is None:
-            owner = _postgres_owner()
+            owner = _postgres_owner(pgdata)
             _init_pgdata(pgdata, owner)
             port = _start_postgres(state_dir, pgdata, owner)
         _ensure_database(port)
@@ -81,6 +81,8 @@ def ensure_services(settings: Settings) -> Settings:
 
 def stop_services(state_dir: Path) -> None:
     """Stop the embedded servers of this state folder if they run (data is kept)."""
+    if not state_dir.exists():
+        return  # nothing was ever started here; do not create the folder just to stop
     state_dir = _state(state_dir)
     with _locked(state_dir / "redis.lock"):
         if (port := _running_redis_port(state_dir)) is not None:
@@ -90,8 +92,8 @@ def stop_services(state_dir: Path) -> None:
     with _locked(state_dir / "postgres.lock"):
         pgdata = state_dir / "postgres"
         if _running_postgres_port(pgdata) is not None:
-            owner = _postgres_owner()
-            _run([_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"], owner=owner)
+            pg_ctl = [_bin("pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(pgdata)]
+            _run(pg_ctl, _postgres_owner(pgdata))
 
 
 def _state(state_dir: Path) -> Path:
@@ -111,36 +113,40 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
-def _run(cmd: list[str], *, owner: pwd.struct_passwd | None = None, cwd: Path | None = None) -> str:
+def _run(cmd: list[str], owner: pwd.struct_passwd | None = None, log: Path | None = None) -> str:
     # Output goes to a temporary file, not a pipe: a daemon that inherited the pipe would keep
     # us waiting for EOF. PG* variables from the caller's shell must not redirect our clients.
+    # cwd "/": the server user may not be allowed into the caller's folder (e.g. /root).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    ids: dict[str, Any] = {}
+    if owner is not None:  # drop root's groups too, not just its uid
+        ids = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []}
     with tempfile.TemporaryFile("w+") as out:
+        timeout = START_TIMEOUT_SECONDS * 2
         result = subprocess.run(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=cwd,
-            check=False,
-            timeout=START_TIMEOUT_SECONDS * 2,
-            user=owner.pw_uid if owner else None,
-            group=owner.pw_gid if owner else None,
-            extra_groups=[] if owner else None,  # drop root's groups along with its uid
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd="/", timeout=timeout, **ids
         )
         out.seek(0)
         output = out.read()
     if result.returncode != 0:
-        raise EmbeddedServiceError(f"{Path(cmd[0]).name} failed ({result.returncode}): {output}")
+        name = Path(cmd[0]).name
+        raise EmbeddedServiceError(f"{name} failed ({result.returncode}): {output}{_tail(log)}")
     return output
 
 
-def _wait_for(ready: Callable[[], bool], what: str) -> None:
+def _wait_for(ready: Callable[[], bool], what: str, log: Path | None = None) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while not ready():
         if time.monotonic() > deadline:
-            raise EmbeddedServiceError(f"timed out waiting for {what}")
+            raise EmbeddedServiceError(f"timed out waiting for {what}{_tail(log)}")
         time.sleep(0.05)
+
+
+def _tail(log: Path | None) -> str:
+    """The end of a server log, so a failed start says why without a trip to the state folder."""
+    if log is None or not log.is_file():
+        return ""
+    return f"\n--- end of {log} ---\n" + "\n".join(log.read_text().splitlines()[-15:])
 
 
 def _bin(name: str) -> str:
@@ -167,16 +173,25 @@ def _pick_port(remembered: Path) -> int:
     raise EmbeddedServiceError("no free TCP port on 127.0.0.1")
 
 
-def _postgres_owner() -> pwd.struct_passwd | None:
+def _postgres_owner(pgdata: Path) -> pwd.struct_passwd | None:
+    """None unless root; then the unprivileged server user, made able to reach and own PGDATA."""
     if os.geteuid() != 0:
         return None
     try:
-        return pwd.getpwnam(PG_SYSTEM_USER)
+        owner = pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
         _run(
             ["useradd", "--system", "--no-create-home", "--shell=/usr/sbin/nologin", PG_SYSTEM_USER]
         )
-        return pwd.getpwnam(PG_SYSTEM_USER)
+        owner = pwd.getpwnam(PG_SYSTEM_USER)
+    pgdata.mkdir(mode=0o700, exist_ok=True)
+    os.chown(pgdata, owner.pw_uid, owner.pw_gid)
+    # pg_ctl and initdb use absolute paths, so every parent needs the search bit (no listing);
+    # done on each call because tools like pytest reset their tmp folders to 0700.
+    for parent in pgdata.parents:
+        if not (mode := parent.stat().st_mode) & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+    return owner
 
 
 def _running_postgres_port(pgdata: Path) -> int | None:
@@ -197,17 +212,10 @@ def _running_postgres_port(pgdata: Path) -> int | None:
 
 def _init_pgdata(pgdata: Path, owner: pwd.struct_passwd | None) -> None:
     pgdata.mkdir(mode=0o700, exist_ok=True)
-    if owner is not None:
-        # The unprivileged server user must be able to traverse every parent (search bit only,
-        # no listing) and own PGDATA; root keeps owning the rest of the state folder.
-        os.chown(pgdata, owner.pw_uid, owner.pw_gid)
-        for parent in pgdata.parents:
-            if not (mode := parent.stat().st_mode) & stat.S_IXOTH:
-                parent.chmod(mode | stat.S_IXOTH)
     if not (pgdata / "PG_VERSION").exists():
         # --no-locale: the same collation on every laptop, whatever its LANG says.
         options = "-U postgres --auth=trust --encoding=UTF8 --no-locale --no-instructions"
-        _run([_bin("initdb"), "-D", str(pgdata), *options.split()], owner=owner, cwd=pgdata)
+        _run([_bin("initdb"), "-D", str(pgdata), *options.split()], owner)
 
 
 def _start_postgres(state_dir: Path, pgdata: Path, owner: pwd.struct_passwd | None) -> int:
@@ -220,7 +228,7 @@ def _start_postgres(state_dir: Path, pgdata: Path, owner: pwd.struct_passwd | No
     # socket. pg_ctl puts the postmaster in its own session, so it survives our exit.
     server_options = f"-h {HOST} -p {port} -k ''"
     pg_ctl = [_bin("pg_ctl"), "start", "-w", "-D", str(pgdata), "-l", str(log)]
-    _run([*pg_ctl, "-o", server_options], owner=owner, cwd=pgdata)
+    _run([*pg_ctl, "-o", server_options], owner, log)
     (state_dir / "postgres.port").write_text(str(port))
     return port
 
@@ -269,5 +277,5 @@ def _start_redis(state_dir: Path) -> int:
     server = _bin("redis-server")
     _run([server, *options, *files, "--pidfile", str(state_dir / "redis.pid")])
     (state_dir / "redis.port").write_text(str(port))
-    _wait_for(lambda: _running_redis_port(state_dir) == port, "redis to start")
+    _wait_for(lambda: _running_redis_port(state_dir) == port, "redis", data / "redis.log")
     return port
