@@ -58,6 +58,22 @@ class Settings(BaseSettings):
     vault_transit_mount: str = "transit"
     vault_transit_key: str = "stratus"
 
+    # Builds (documented in README "Limits")
+    max_concurrent_builds_per_team: int = Field(default=2, ge=1, le=100)
+    build_timeout_seconds: int = Field(default=1800, ge=10)
+    build_step_timeout_seconds: int = Field(default=900, ge=5)
+    build_cpu_seconds: int = Field(default=900, ge=1)
+    build_memory_bytes: int = Field(default=4 * 1024**3, ge=64 * 1024**2)
+    build_file_size_bytes: int = Field(default=2 * 1024**3, ge=1024**2)
+    build_processes: int = Field(default=512, ge=16)
+    build_max_output_bytes: int = Field(default=50 * 1024**2, ge=1024)
+    build_max_line_bytes: int = Field(default=16_384, ge=256)
+    build_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # A running build whose worker has not beaten for this long is declared lost.
+    build_lost_after_seconds: float = Field(default=30.0, gt=0)
+    # file:// clone URLs are for local development and tests; refuse them in shared setups.
+    allow_file_git_urls: bool = True
+
     # API protection (documented in README "Limits")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_query_depth: int = Field(default=12, ge=2)
@@ -91,6 +107,18 @@ class Settings(BaseSettings):
                         "public)"
                     )
         return self
+
+    @property
+    def builds_dir(self) -> Path:
+        return self.state_dir / "builds"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.state_dir / "artifacts"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / "cache"
 
     @property
     def is_production(self) -> bool:

@@ -8,7 +8,7 @@ entry) or nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +45,7 @@ class UnitOfWork:
     audited: int = 0
     _events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _jobs: list[Job] = field(default_factory=list)
+    _calls: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def publish(self, stream: str, payload: dict[str, Any]) -> None:
         """Queue an event for after commit (subscribers never see rolled-back work)."""
@@ -53,6 +54,10 @@ class UnitOfWork:
     def enqueue(self, name: str, *args: Any, job_id: str | None = None) -> None:
         """Queue a job for after commit. A fixed job_id per entity makes enqueues idempotent."""
         self._jobs.append(Job(name, args, job_id))
+
+    def after_commit(self, call: Callable[[], Awaitable[None]]) -> None:
+        """Run `call` once the transaction has committed (e.g. signal a running job)."""
+        self._calls.append(call)
 
     async def _after_commit(self) -> None:
         # Failures here must not turn a committed mutation into an error response:
@@ -70,6 +75,11 @@ class UnitOfWork:
                 await self.deps.queue.enqueue_job(job.name, *job.args, _job_id=job.job_id)
             except Exception:
                 log.exception("enqueue failed after commit", extra={"job": job.name})
+        for call in self._calls:
+            try:
+                await call()
+            except Exception:
+                log.exception("after-commit call failed")
 
 
 @asynccontextmanager

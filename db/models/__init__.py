@@ -2,6 +2,7 @@
 
 from db.base import Base
 from db.models.audit import AuditLogEntry
+from db.models.builds import Build, BuildLogLine, WebhookDelivery
 from db.models.identity import ApiKey, RefreshToken, User
 from db.models.projects import Environment, EnvironmentVariable, Project
 from db.models.teams import Team, TeamInvitation, TeamMember
@@ -10,6 +11,8 @@ __all__ = [
     "ApiKey",
     "AuditLogEntry",
     "Base",
+    "Build",
+    "BuildLogLine",
     "Environment",
     "EnvironmentVariable",
     "Project",
@@ -18,4 +21,5 @@ __all__ = [
     "TeamInvitation",
     "TeamMember",
     "User",
+    "WebhookDelivery",
 ]

@@ -36,6 +36,12 @@ class Project(IdMixin, TimestampMixin, Base):
     start_command: Mapped[str | None] = mapped_column(String(2048))
     output_directory: Mapped[str | None] = mapped_column(String(1024))
     health_check_path: Mapped[str] = mapped_column(String(1024), nullable=False, default="/")
+    # Sealed by the SecretBox, never returned: the push-webhook HMAC secret and the
+    # token used to clone a private repository.
+    webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    webhook_secret_key_id: Mapped[str | None] = mapped_column(String(128))
+    git_credential: Mapped[bytes | None] = mapped_column(LargeBinary)
+    git_credential_key_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class Environment(IdMixin, TimestampMixin, Base):

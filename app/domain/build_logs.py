@@ -1,0 +1,262 @@
+"""Build log pipeline: PostgreSQL for history, a Redis stream for the live tail.
+
+Every line gets a per-build sequence number (the cursor). The writer ships a batch to
+PostgreSQL first and only then to the Redis stream, so anything a live reader has
+seen is already durable. Inserts are idempotent on (build_id, seq), so a retried batch
+never duplicates a line.
+
+A reader subscribes to the live stream *before* replaying history, then drops live
+lines it has already replayed and fills any hole from PostgreSQL: no gap and no
+duplicate, whether it joins mid-build, after the end, or reconnects with a cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.events import EventBus, SubscriberLagged
+from db import models
+from db.enums import BuildStatus, LogStream
+
+FLUSH_INTERVAL = 0.05
+MAX_BATCH = 1_000
+REPLAY_PAGE = 2_000
+
+
+def log_stream(build_id: uuid.UUID) -> str:
+    return f"stratus:build:{build_id}:logs"
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    seq: int
+    ts: datetime
+    stream: LogStream
+    step: str | None
+    text: str
+    truncated: bool
+
+    def wire(self) -> list[Any]:
+        return [
+            self.seq,
+            self.ts.isoformat(),
+            self.stream.value,
+            self.step,
+            self.text,
+            self.truncated,
+        ]
+
+    @classmethod
+    def from_wire(cls, w: Sequence[Any]) -> LogLine:
+        return cls(int(w[0]), datetime.fromisoformat(w[1]), LogStream(w[2]), w[3], w[4], bool(w[5]))
+
+    @classmethod
+    def from_row(cls, r: models.BuildLogLine) -> LogLine:
+        return cls(r.seq, r.ts, r.stream, r.step, r.text, r.truncated)
+
+
+class LogWriter:
+    """Used by the build job; not safe to share between builds."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        events: EventBus,
+        build_id: uuid.UUID,
+        *,
+        last_seq: int,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._events = events
+        self.build_id = build_id
+        self.last_seq = last_seq
+        self._buffer: list[LogLine] = []
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LogWriter:
+        self._task = asyncio.create_task(self._flush_periodically())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def write(
+        self, stream: LogStream, step: str | None, text: str, truncated: bool = False
+    ) -> int:
+        self.last_seq += 1
+        self._buffer.append(
+            LogLine(self.last_seq, datetime.now(UTC), stream, step, text, truncated)
+        )
+        if len(self._buffer) >= MAX_BATCH:
+            await self.flush()
+        return self.last_seq
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self._buffer = self._buffer, []
+            if not batch:
+                return
+            async with self._sessionmaker() as session, session.begin():
+                await session.execute(
+                    insert(models.BuildLogLine).on_conflict_do_nothing(),
+                    [
+                        {
+                            "build_id": self.build_id,
+                            "seq": ln.seq,
+                            "ts": ln.ts,
+                            "stream": ln.stream,
+                            "step": ln.step,
+                            "text": ln.text,
+                            "truncated": ln.truncated,
+                        }
+                        for ln in batch
+                    ],
+                )
+                await session.execute(
+                    update(models.Build)
+                    .where(models.Build.id == self.build_id)
+                    .values(last_log_seq=batch[-1].seq)
+                )
+            await self._events.publish(
+                log_stream(self.build_id), {"lines": [ln.wire() for ln in batch]}
+            )
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            await self.flush()
+
+
+async def publish_end(events: EventBus, build_id: uuid.UUID, status: BuildStatus) -> None:
+    """Tell live readers the log is complete (after the final flush and status update)."""
+    await events.publish(log_stream(build_id), {"end": status.value})
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    search: str | None = None
+    streams: Sequence[LogStream] | None = None
+    steps: Sequence[str] | None = None
+
+
+async def history(
+    session: AsyncSession,
+    build_id: uuid.UUID,
+    *,
+    after: int,
+    limit: int,
+    filter: LogFilter | None = None,
+) -> list[LogLine]:
+    q = select(models.BuildLogLine).where(
+        models.BuildLogLine.build_id == build_id, models.BuildLogLine.seq > after
+    )
+    if filter is not None:
+        if filter.search:
+            escaped = filter.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            q = q.where(models.BuildLogLine.text.ilike(f"%{escaped}%", escape="\\"))
+        if filter.streams:
+            q = q.where(models.BuildLogLine.stream.in_(list(filter.streams)))
+        if filter.steps:
+            q = q.where(models.BuildLogLine.step.in_(list(filter.steps)))
+    rows = await session.scalars(q.order_by(models.BuildLogLine.seq).limit(limit))
+    return [LogLine.from_row(r) for r in rows]
+
+
+class LogReaderLagged(Exception):
+    def __init__(self, cursor: int) -> None:
+        super().__init__(f"subscriber fell behind; resume after {cursor}")
+        self.cursor = cursor
+
+
+async def follow(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    events: EventBus,
+    build_id: uuid.UUID,
+    *,
+    after: int,
+    idle_timeout: float = 15.0,
+    max_queue: int = 2_000,
+) -> AsyncIterator[list[LogLine]]:
+    """Batches of lines after `after`, live until the build ends, then stop.
+
+    Raises LogReaderLagged (with the cursor to resume from) when the subscriber's
+    bounded queue overflowed because the client could not keep up.
+    """
+    last = after
+    async with events.subscribe([log_stream(build_id)], max_queue=max_queue) as sub:
+        async with sessionmaker() as session:
+            status = await session.scalar(
+                select(models.Build.status).where(models.Build.id == build_id)
+            )
+        async for batch in _replay(sessionmaker, build_id, after=last):
+            last = batch[-1].seq
+            yield batch
+        if status is None or status.is_terminal:
+            return
+        while True:
+            try:
+                event = await sub.get(idle_timeout)
+            except SubscriberLagged:
+                raise LogReaderLagged(last) from None
+            if event is None:
+                # Quiet for a while: make sure the build did not end unseen.
+                async with sessionmaker() as session:
+                    status = await session.scalar(
+                        select(models.Build.status).where(models.Build.id == build_id)
+                    )
+                if status is None or status.is_terminal:
+                    async for batch in _replay(sessionmaker, build_id, after=last):
+                        last = batch[-1].seq
+                        yield batch
+                    return
+                continue
+            if "end" in event.payload:
+                async for batch in _replay(sessionmaker, build_id, after=last):
+                    last = batch[-1].seq
+                    yield batch
+                return
+            lines = [LogLine.from_wire(w) for w in event.payload["lines"] if w[0] > last]
+            if not lines:
+                continue
+            if lines[0].seq != last + 1:
+                # A hole (e.g. an event missed while reconnecting): fill it from history.
+                async for batch in _replay(sessionmaker, build_id, after=last, before=lines[0].seq):
+                    last = batch[-1].seq
+                    yield batch
+            yield lines
+            last = lines[-1].seq
+
+
+async def _replay(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    build_id: uuid.UUID,
+    *,
+    after: int,
+    before: int | None = None,
+) -> AsyncIterator[list[LogLine]]:
+    while True:
+        async with sessionmaker() as session:
+            batch = await history(session, build_id, after=after, limit=REPLAY_PAGE)
+        if before is not None:
+            batch = [ln for ln in batch if ln.seq < before]
+        if not batch:
+            return
+        yield batch
+        after = batch[-1].seq
+        if len(batch) < REPLAY_PAGE:
+            return
