@@ -22,7 +22,7 @@ down: install
 	$(BIN)/stratus down
 
 ## The whole suite (real PostgreSQL, Redis, git, OpenBao; embedded ones when the URLs are unset).
-test: install lint
+test: install lint contract-deps
 	$(BIN)/pytest -q
 
 lint: install
@@ -41,3 +41,16 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: contract contract-deps
+
+## Node tools of frontend-contract/ (graphql-codegen): `npm ci` when node_modules is missing or
+## older than package-lock.json.
+contract-deps:
+	@cd frontend-contract && if [ ! -f node_modules/.package-lock.json ] || \
+	  [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --no-audit --no-fund; fi
+
+## Regenerate frontend-contract/generated/ (TypeScript types) from the committed SDL and operations.
+contract: contract-deps
+	cd frontend-contract && node node_modules/.bin/graphql-codegen --config codegen.yml --silent

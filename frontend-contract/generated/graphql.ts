@@ -1,0 +1,195 @@
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type * as Types from './schema';
+
+export type ApiKeysQueryVariables = Exact<{
+  teamSlug: string;
+}>;
+
+
+export type ApiKeysQuery = { teamBySlug: { id: string, apiKeys: Array<{ id: string, name: string, prefix: string, scopes: Array<Types.ApiKeyScope>, createdAt: string, expiresAt: string | null, lastUsedAt: string | null, revokedAt: string | null }> } };
+
+export type CreateApiKeyMutationVariables = Exact<{
+  input: Types.CreateApiKeyInput;
+}>;
+
+
+export type CreateApiKeyMutation = { createApiKey: { secret: string | null, apiKey: { id: string, name: string, prefix: string, scopes: Array<Types.ApiKeyScope>, createdAt: string, expiresAt: string | null, lastUsedAt: string | null, revokedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type RevokeApiKeyMutationVariables = Exact<{
+  input: Types.RevokeApiKeyInput;
+}>;
+
+
+export type RevokeApiKeyMutation = { revokeApiKey: { apiKey: { id: string, name: string, prefix: string, scopes: Array<Types.ApiKeyScope>, createdAt: string, expiresAt: string | null, lastUsedAt: string | null, revokedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type AuditLogQueryVariables = Exact<{
+  teamSlug: string;
+  first?: number;
+  after?: string | null | undefined;
+  filter?: Types.AuditLogFilter | null | undefined;
+}>;
+
+
+export type AuditLogQuery = { teamBySlug: { id: string, auditLog: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, action: string, targetType: string, targetId: string, actorUserId: string | null, actorApiKeyId: string | null, requestId: string, ip: string, userAgent: string, changes: unknown, createdAt: string } }> } } };
+
+export type LogInMutationVariables = Exact<{
+  input: Types.LogInInput;
+}>;
+
+
+export type LogInMutation = { logIn: { accessToken: string | null, accessTokenExpiresAt: string | null, refreshToken: string | null, refreshTokenExpiresAt: string | null, user: { id: string, email: string, name: string, createdAt: string } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type SignUpMutationVariables = Exact<{
+  input: Types.SignUpInput;
+}>;
+
+
+export type SignUpMutation = { signUp: { accessToken: string | null, accessTokenExpiresAt: string | null, refreshToken: string | null, refreshTokenExpiresAt: string | null, user: { id: string, email: string, name: string, createdAt: string } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type RefreshSessionMutationVariables = Exact<{
+  input: Types.RefreshSessionInput;
+}>;
+
+
+export type RefreshSessionMutation = { refreshSession: { accessToken: string | null, accessTokenExpiresAt: string | null, refreshToken: string | null, refreshTokenExpiresAt: string | null, user: { id: string, email: string, name: string, createdAt: string } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type LogOutMutationVariables = Exact<{
+  input: Types.LogOutInput;
+}>;
+
+
+export type LogOutMutation = { logOut: { ok: boolean, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type UserErrorFieldsFragment = { code: Types.UserErrorCode, message: string, field: Array<string> | null };
+
+export type PageInfoFieldsFragment = { hasNextPage: boolean, endCursor: string | null };
+
+export type UserFieldsFragment = { id: string, email: string, name: string, createdAt: string };
+
+export type TeamFieldsFragment = { id: string, name: string, slug: string, createdAt: string };
+
+export type TeamMemberFieldsFragment = { id: string, role: Types.TeamRole, joinedAt: string, user: { id: string, email: string, name: string, createdAt: string } };
+
+export type EnvironmentVariableFieldsFragment = { id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string };
+
+export type EnvironmentFieldsFragment = { id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> };
+
+export type ProjectSummaryFieldsFragment = { id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string };
+
+export type ProjectFieldsFragment = { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> };
+
+export type ApiKeyFieldsFragment = { id: string, name: string, prefix: string, scopes: Array<Types.ApiKeyScope>, createdAt: string, expiresAt: string | null, lastUsedAt: string | null, revokedAt: string | null };
+
+export type AuditLogEntryFieldsFragment = { id: string, action: string, targetType: string, targetId: string, actorUserId: string | null, actorApiKeyId: string | null, requestId: string, ip: string, userAgent: string, changes: unknown, createdAt: string };
+
+export type SessionFieldsFragment = { accessToken: string | null, accessTokenExpiresAt: string | null, refreshToken: string | null, refreshTokenExpiresAt: string | null, user: { id: string, email: string, name: string, createdAt: string } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> };
+
+export type InviteTeamMemberMutationVariables = Exact<{
+  input: Types.InviteTeamMemberInput;
+}>;
+
+
+export type InviteTeamMemberMutation = { inviteTeamMember: { token: string | null, invitation: { id: string, email: string, role: Types.TeamRole, expiresAt: string } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type AcceptTeamInvitationMutationVariables = Exact<{
+  input: Types.AcceptTeamInvitationInput;
+}>;
+
+
+export type AcceptTeamInvitationMutation = { acceptTeamInvitation: { member: { id: string, role: Types.TeamRole, joinedAt: string, user: { id: string, email: string, name: string, createdAt: string } } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type UpdateTeamMemberRoleMutationVariables = Exact<{
+  input: Types.UpdateTeamMemberRoleInput;
+}>;
+
+
+export type UpdateTeamMemberRoleMutation = { updateTeamMemberRole: { member: { id: string, role: Types.TeamRole, joinedAt: string, user: { id: string, email: string, name: string, createdAt: string } } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type RemoveTeamMemberMutationVariables = Exact<{
+  input: Types.RemoveTeamMemberInput;
+}>;
+
+
+export type RemoveTeamMemberMutation = { removeTeamMember: { removedMemberId: string | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type ProjectListQueryVariables = Exact<{
+  teamSlug: string;
+  first?: number;
+  after?: string | null | undefined;
+}>;
+
+
+export type ProjectListQuery = { teamBySlug: { id: string, name: string, slug: string, createdAt: string, members: Array<{ id: string, role: Types.TeamRole, joinedAt: string, user: { id: string, email: string, name: string, createdAt: string } }>, projects: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, variables: Array<{ id: string, key: string, updatedAt: string }> }> }> } } };
+
+export type ProjectDetailQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ProjectDetailQuery = { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } };
+
+export type CreateProjectMutationVariables = Exact<{
+  input: Types.CreateProjectInput;
+}>;
+
+
+export type CreateProjectMutation = { createProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type UpdateProjectMutationVariables = Exact<{
+  input: Types.UpdateProjectInput;
+}>;
+
+
+export type UpdateProjectMutation = { updateProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type DeleteProjectMutationVariables = Exact<{
+  input: Types.DeleteProjectInput;
+}>;
+
+
+export type DeleteProjectMutation = { deleteProject: { deletedProjectId: string | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type ViewerEventsSubscriptionVariables = Exact<{
+  heartbeatMs?: number;
+  first?: number | null | undefined;
+}>;
+
+
+export type ViewerEventsSubscription = { viewerEvents:
+    | { __typename: 'AuditEvent', cursor: string, entry: { id: string, action: string, targetType: string, targetId: string, actorUserId: string | null, actorApiKeyId: string | null, requestId: string, ip: string, userAgent: string, changes: unknown, createdAt: string } }
+    | { __typename: 'Heartbeat', at: string }
+   };
+
+export type TeamListQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TeamListQuery = { viewer: { teams: Array<{ id: string, name: string, slug: string, createdAt: string }> } };
+
+export type TeamDetailQueryVariables = Exact<{
+  slug: string;
+}>;
+
+
+export type TeamDetailQuery = { teamBySlug: { id: string, name: string, slug: string, createdAt: string, members: Array<{ id: string, role: Types.TeamRole, joinedAt: string, user: { id: string, email: string, name: string, createdAt: string } }> } };
+
+export type UpsertEnvironmentVariablesMutationVariables = Exact<{
+  input: Types.UpsertEnvironmentVariablesInput;
+}>;
+
+
+export type UpsertEnvironmentVariablesMutation = { upsertEnvironmentVariables: { variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }>, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type DeleteEnvironmentVariablesMutationVariables = Exact<{
+  input: Types.DeleteEnvironmentVariablesInput;
+}>;
+
+
+export type DeleteEnvironmentVariablesMutation = { deleteEnvironmentVariables: { deletedKeys: Array<string>, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ViewerQuery = { viewer: { user: { id: string, email: string, name: string, createdAt: string }, teams: Array<{ id: string, name: string, slug: string, createdAt: string }> } };

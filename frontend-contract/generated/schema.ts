@@ -1,0 +1,896 @@
+export type Maybe<T> = T | null;
+export type InputMaybe<T> = Maybe<T>;
+/** All built-in and custom scalars, mapped to their actual values */
+export type Scalars = {
+  ID: { input: string; output: string; }
+  String: { input: string; output: string; }
+  Boolean: { input: boolean; output: boolean; }
+  Int: { input: number; output: number; }
+  Float: { input: number; output: number; }
+  /** Date with time (isoformat) */
+  DateTime: { input: string; output: string; }
+  /** The `JSON` scalar type represents JSON values as specified by [ECMA-404](https://ecma-international.org/wp-content/uploads/ECMA-404_2nd_edition_december_2017.pdf). */
+  JSON: { input: unknown; output: unknown; }
+};
+
+/** Accept an invitation sent to the caller's email. */
+export type AcceptTeamInvitationInput = {
+  /** Token from inviteTeamMember. */
+  token: Scalars['String']['input'];
+};
+
+/** A team API key. The secret is shown only once, at creation. */
+export type ApiKey = Node & {
+  __typename?: 'ApiKey';
+  /** Creation time. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Expiry, if any. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** Last use (updated at most once a minute). */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Label chosen at creation. */
+  name: Scalars['String']['output'];
+  /** Public start of the key, to recognise it. */
+  prefix: Scalars['String']['output'];
+  /** Revocation time, if revoked. */
+  revokedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Granted scopes. */
+  scopes: Array<ApiKeyScope>;
+};
+
+/** What an API key may do. */
+export type ApiKeyScope =
+  | 'ADMIN'
+  | 'DEPLOY'
+  | 'READ'
+  | 'WRITE';
+
+/** A mutation was recorded in one of the viewer's teams. */
+export type AuditEvent = {
+  __typename?: 'AuditEvent';
+  /** Stream position of this event. */
+  cursor: Scalars['String']['output'];
+  /** The audit entry. */
+  entry: AuditLogEntry;
+};
+
+/** A page of audit entries, newest first. */
+export type AuditLogConnection = {
+  __typename?: 'AuditLogConnection';
+  /** Entries with cursors. */
+  edges: Array<AuditLogEdge>;
+  /** Entries of this page. */
+  nodes: Array<AuditLogEntry>;
+  /** Pagination state. */
+  pageInfo: PageInfo;
+};
+
+/** An edge of an AuditLogConnection. */
+export type AuditLogEdge = {
+  __typename?: 'AuditLogEdge';
+  /** Cursor of this entry. */
+  cursor: Scalars['String']['output'];
+  /** The entry. */
+  node: AuditLogEntry;
+};
+
+/** One recorded mutation. */
+export type AuditLogEntry = Node & {
+  __typename?: 'AuditLogEntry';
+  /** What was done, e.g. `project.update`. */
+  action: Scalars['String']['output'];
+  /** API key used, if the actor used one. */
+  actorApiKeyId?: Maybe<Scalars['ID']['output']>;
+  /** User who acted. */
+  actorUserId?: Maybe<Scalars['ID']['output']>;
+  /** Changed fields; secret values never appear. */
+  changes: Scalars['JSON']['output'];
+  /** When it happened. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** Client address. */
+  ip: Scalars['String']['output'];
+  /** Request id, as in logs and X-Request-Id. */
+  requestId: Scalars['String']['output'];
+  /** Id of the object acted on (raw id). */
+  targetId: Scalars['String']['output'];
+  /** Kind of object acted on. */
+  targetType: Scalars['String']['output'];
+  /** Client user agent. */
+  userAgent: Scalars['String']['output'];
+};
+
+/** Narrow the audit log; all given conditions must hold. */
+export type AuditLogFilter = {
+  /** Any of actions. */
+  actions?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Actor. */
+  actorUserId?: InputMaybe<Scalars['ID']['input']>;
+  /** At or after. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Raw id of target. */
+  targetId?: InputMaybe<Scalars['String']['input']>;
+  /** Kind of target. */
+  targetType?: InputMaybe<Scalars['String']['input']>;
+  /** Before. */
+  until?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+/** Credentials of a session. Keep the refresh token secret. */
+export type AuthPayload = {
+  __typename?: 'AuthPayload';
+  /** Bearer token for requests. */
+  accessToken?: Maybe<Scalars['String']['output']>;
+  /** Its expiry. */
+  accessTokenExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Exchange with refreshSession for new tokens; single use. */
+  refreshToken?: Maybe<Scalars['String']['output']>;
+  /** Its expiry. */
+  refreshTokenExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The signed-in user. */
+  user?: Maybe<User>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** A new team API key. */
+export type CreateApiKeyInput = {
+  /** Optional expiry. */
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Label. */
+  name: Scalars['String']['input'];
+  /** At least one scope. */
+  scopes: Array<ApiKeyScope>;
+  /** Team the key acts in. */
+  teamId: Scalars['ID']['input'];
+};
+
+/** Result of createApiKey. `secret` is shown only here. */
+export type CreateApiKeyPayload = {
+  __typename?: 'CreateApiKeyPayload';
+  /** The key's metadata. */
+  apiKey?: Maybe<ApiKey>;
+  /** The full key; store it now. */
+  secret?: Maybe<Scalars['String']['output']>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Settings of a new project. */
+export type CreateProjectInput = {
+  /** Build step. */
+  buildCommand?: InputMaybe<Scalars['String']['input']>;
+  /** Default `auto`. */
+  framework?: InputMaybe<Framework>;
+  /** Repository URL. */
+  gitUrl?: InputMaybe<Scalars['String']['input']>;
+  /** Default `/`. */
+  healthCheckPath?: InputMaybe<Scalars['String']['input']>;
+  /** Install step. */
+  installCommand?: InputMaybe<Scalars['String']['input']>;
+  /** Display name (1-100 characters). */
+  name: Scalars['String']['input'];
+  /** Static output. */
+  outputDirectory?: InputMaybe<Scalars['String']['input']>;
+  /** Default `main`. */
+  productionBranch?: InputMaybe<Scalars['String']['input']>;
+  /** Relative folder. */
+  rootDirectory?: InputMaybe<Scalars['String']['input']>;
+  /** Defaults to the slugged name. */
+  slug?: InputMaybe<Scalars['String']['input']>;
+  /** Start command. */
+  startCommand?: InputMaybe<Scalars['String']['input']>;
+  /** Team that owns the project. */
+  teamId: Scalars['ID']['input'];
+};
+
+/** A new team; the caller becomes its owner. */
+export type CreateTeamInput = {
+  /** Display name. */
+  name: Scalars['String']['input'];
+  /** Defaults to the slugged name. */
+  slug?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Delete variables by key. */
+export type DeleteEnvironmentVariablesInput = {
+  /** Target environment. */
+  environmentId: Scalars['ID']['input'];
+  /** 1-100 keys; unknown keys are ignored. */
+  keys: Array<Scalars['String']['input']>;
+};
+
+/** Result of deleteEnvironmentVariables. */
+export type DeleteEnvironmentVariablesPayload = {
+  __typename?: 'DeleteEnvironmentVariablesPayload';
+  /** Keys that existed and were deleted. */
+  deletedKeys: Array<Scalars['String']['output']>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Project to delete. */
+export type DeleteProjectInput = {
+  /** Project to delete. */
+  projectId: Scalars['ID']['input'];
+};
+
+/** Result of deleteProject. */
+export type DeleteProjectPayload = {
+  __typename?: 'DeleteProjectPayload';
+  /** Id of the project. */
+  deletedProjectId?: Maybe<Scalars['ID']['output']>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Team to delete, with everything in it. */
+export type DeleteTeamInput = {
+  /** Team to delete. */
+  teamId: Scalars['ID']['input'];
+};
+
+/** Result of deleteTeam. */
+export type DeleteTeamPayload = {
+  __typename?: 'DeleteTeamPayload';
+  /** Id of the team. */
+  deletedTeamId?: Maybe<Scalars['ID']['output']>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** A deploy target of a project: production, preview or development. */
+export type Environment = Node & {
+  __typename?: 'Environment';
+  /** Creation time. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** What the environment is for. */
+  kind: EnvironmentKind;
+  /** Environment name, unique in the project. */
+  name: Scalars['String']['output'];
+  /** Variables of this environment (metadata only), by key. */
+  variables: Array<EnvironmentVariable>;
+};
+
+/** What an environment is for. */
+export type EnvironmentKind =
+  | 'DEVELOPMENT'
+  | 'PREVIEW'
+  | 'PRODUCTION';
+
+/** A variable of an environment. The value is write-only. */
+export type EnvironmentVariable = Node & {
+  __typename?: 'EnvironmentVariable';
+  /** When the key was first set. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** Variable name, e.g. DATABASE_URL. */
+  key: Scalars['String']['output'];
+  /** When the value last changed. */
+  updatedAt: Scalars['DateTime']['output'];
+  /** HMAC-SHA256 of the value under a server key: compare, never read. */
+  valueDigest: Scalars['String']['output'];
+};
+
+/** A variable to create or overwrite. */
+export type EnvironmentVariableInput = {
+  /** Name: letters, digits, underscores. */
+  key: Scalars['String']['input'];
+  /** Value, at most 64 KiB. Never returned. */
+  value: Scalars['String']['input'];
+};
+
+/** How a project is built and started. */
+export type Framework =
+  | 'AUTO'
+  | 'NODE'
+  | 'PROCFILE'
+  | 'PYTHON'
+  | 'STATIC';
+
+/** Sent every `heartbeatMs` without other events. */
+export type Heartbeat = {
+  __typename?: 'Heartbeat';
+  /** Server time. */
+  at: Scalars['DateTime']['output'];
+};
+
+/** Invite someone by email. */
+export type InviteTeamMemberInput = {
+  /** Invitee's email. */
+  email: Scalars['String']['input'];
+  /** Role on acceptance. */
+  role: TeamRole;
+  /** Team to join. */
+  teamId: Scalars['ID']['input'];
+};
+
+/** Result of inviteTeamMember. The token is shown only here. */
+export type InviteTeamMemberPayload = {
+  __typename?: 'InviteTeamMemberPayload';
+  /** The invitation. */
+  invitation?: Maybe<TeamInvitation>;
+  /** One-time token for acceptTeamInvitation. */
+  token?: Maybe<Scalars['String']['output']>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Email and password. */
+export type LogInInput = {
+  /** Email address. */
+  email: Scalars['String']['input'];
+  /** Password. */
+  password: Scalars['String']['input'];
+};
+
+/** End a session. */
+export type LogOutInput = {
+  /** Session to end; default: the caller's own session. */
+  refreshToken?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of logOut. */
+export type LogOutPayload = {
+  __typename?: 'LogOutPayload';
+  /** True when the session was revoked. */
+  ok: Scalars['Boolean']['output'];
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Join a team with an invitation token. */
+  acceptTeamInvitation: TeamMemberPayload;
+  /** Create a team API key (signed-in users only). */
+  createApiKey: CreateApiKeyPayload;
+  /** Create a project with production, preview and development. */
+  createProject: ProjectPayload;
+  /** Create a team owned by the caller. */
+  createTeam: TeamPayload;
+  /** Delete variables by key. */
+  deleteEnvironmentVariables: DeleteEnvironmentVariablesPayload;
+  /** Delete a project with its environments and variables. */
+  deleteProject: DeleteProjectPayload;
+  /** Delete a team and everything in it (owners only). */
+  deleteTeam: DeleteTeamPayload;
+  /** Invite someone by email; returns a one-time token. */
+  inviteTeamMember: InviteTeamMemberPayload;
+  /** Sign in with email and password. */
+  logIn: AuthPayload;
+  /** Revoke a session and its tokens. */
+  logOut: LogOutPayload;
+  /** Exchange a refresh token for new tokens. Reusing an old refresh token revokes the whole session (UNAUTHENTICATED). */
+  refreshSession: AuthPayload;
+  /** Remove a member; the last owner cannot be removed. */
+  removeTeamMember: RemoveTeamMemberPayload;
+  /** Revoke an API key at once. */
+  revokeApiKey: RevokeApiKeyPayload;
+  /** Create an account (with a personal team) and sign in. */
+  signUp: AuthPayload;
+  /** Change a project's settings. */
+  updateProject: ProjectPayload;
+  /** Rename a team or change its slug. */
+  updateTeam: TeamPayload;
+  /** Change a member's role; a team keeps at least one owner. */
+  updateTeamMemberRole: TeamMemberPayload;
+  /** Create or overwrite variables; values are write-only. */
+  upsertEnvironmentVariables: UpsertEnvironmentVariablesPayload;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationAcceptTeamInvitationArgs = {
+  input: AcceptTeamInvitationInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationCreateApiKeyArgs = {
+  input: CreateApiKeyInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationCreateProjectArgs = {
+  input: CreateProjectInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationCreateTeamArgs = {
+  input: CreateTeamInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationDeleteEnvironmentVariablesArgs = {
+  input: DeleteEnvironmentVariablesInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationDeleteProjectArgs = {
+  input: DeleteProjectInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationDeleteTeamArgs = {
+  input: DeleteTeamInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationInviteTeamMemberArgs = {
+  input: InviteTeamMemberInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationLogInArgs = {
+  input: LogInInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationLogOutArgs = {
+  input: LogOutInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationRefreshSessionArgs = {
+  input: RefreshSessionInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationRemoveTeamMemberArgs = {
+  input: RemoveTeamMemberInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationRevokeApiKeyArgs = {
+  input: RevokeApiKeyInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationSignUpArgs = {
+  input: SignUpInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationUpdateProjectArgs = {
+  input: UpdateProjectInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationUpdateTeamArgs = {
+  input: UpdateTeamInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationUpdateTeamMemberRoleArgs = {
+  input: UpdateTeamMemberRoleInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationUpsertEnvironmentVariablesArgs = {
+  input: UpsertEnvironmentVariablesInput;
+};
+
+/** An object with a global id, fetchable with `node(id:)`. */
+export type Node = {
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+};
+
+/** Cursor pagination state of a connection. */
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  /** Pass as `after` for the next page. */
+  endCursor?: Maybe<Scalars['String']['output']>;
+  /** Whether more items follow. */
+  hasNextPage: Scalars['Boolean']['output'];
+};
+
+/** An app built from one git repository. */
+export type Project = Node & {
+  __typename?: 'Project';
+  /** Overrides the build step. */
+  buildCommand?: Maybe<Scalars['String']['output']>;
+  /** Creation time. */
+  createdAt: Scalars['DateTime']['output'];
+  /** The project's environments. */
+  environments: Array<Environment>;
+  /** Build kind; `auto` detects it. */
+  framework: Framework;
+  /** Repository URL (https, ssh or file). */
+  gitUrl: Scalars['String']['output'];
+  /** HTTP path probed before traffic. */
+  healthCheckPath: Scalars['String']['output'];
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** Overrides the install step. */
+  installCommand?: Maybe<Scalars['String']['output']>;
+  /** Display name. */
+  name: Scalars['String']['output'];
+  /** Static output folder. */
+  outputDirectory?: Maybe<Scalars['String']['output']>;
+  /** Branch deployed to production. */
+  productionBranch: Scalars['String']['output'];
+  /** Sub-folder of the repository to build. */
+  rootDirectory: Scalars['String']['output'];
+  /** URL-safe name, unique within the team. */
+  slug: Scalars['String']['output'];
+  /** Overrides the start command. */
+  startCommand?: Maybe<Scalars['String']['output']>;
+  /** Last settings change. */
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** A page of projects, oldest first. */
+export type ProjectConnection = {
+  __typename?: 'ProjectConnection';
+  /** Items with their cursors. */
+  edges: Array<ProjectEdge>;
+  /** Items of this page. */
+  nodes: Array<Project>;
+  /** Pagination state. */
+  pageInfo: PageInfo;
+};
+
+/** An edge of a ProjectConnection. */
+export type ProjectEdge = {
+  __typename?: 'ProjectEdge';
+  /** Cursor of this item. */
+  cursor: Scalars['String']['output'];
+  /** The project. */
+  node: Project;
+};
+
+/** Result of createProject / updateProject. */
+export type ProjectPayload = {
+  __typename?: 'ProjectPayload';
+  /** The project, unless userErrors. */
+  project?: Maybe<Project>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Read entry points. */
+export type Query = {
+  __typename?: 'Query';
+  /** Any object by global id. */
+  node: Node;
+  /** Objects by global id (at most 100); null where not found. */
+  nodes: Array<Maybe<Node>>;
+  /** A project by id. */
+  project: Project;
+  /** A team by id. */
+  team: Team;
+  /** A team by slug. */
+  teamBySlug: Team;
+  /** Who is calling. UNAUTHENTICATED without credentials. */
+  viewer: Viewer;
+};
+
+
+/** Read entry points. */
+export type QueryNodeArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Read entry points. */
+export type QueryNodesArgs = {
+  ids: Array<Scalars['ID']['input']>;
+};
+
+
+/** Read entry points. */
+export type QueryProjectArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Read entry points. */
+export type QueryTeamArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Read entry points. */
+export type QueryTeamBySlugArgs = {
+  slug: Scalars['String']['input'];
+};
+
+/** A refresh token to exchange. */
+export type RefreshSessionInput = {
+  /** The latest refresh token. */
+  refreshToken: Scalars['String']['input'];
+};
+
+/** Remove a member (or leave, with your own membership). */
+export type RemoveTeamMemberInput = {
+  /** Membership to remove. */
+  memberId: Scalars['ID']['input'];
+};
+
+/** Result of removeTeamMember. */
+export type RemoveTeamMemberPayload = {
+  __typename?: 'RemoveTeamMemberPayload';
+  /** Removed membership. */
+  removedMemberId?: Maybe<Scalars['ID']['output']>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Key to revoke. */
+export type RevokeApiKeyInput = {
+  /** Key to revoke. */
+  apiKeyId: Scalars['ID']['input'];
+};
+
+/** Result of revokeApiKey. */
+export type RevokeApiKeyPayload = {
+  __typename?: 'RevokeApiKeyPayload';
+  /** The revoked key. */
+  apiKey?: Maybe<ApiKey>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** A new account. */
+export type SignUpInput = {
+  /** Email address (unique). */
+  email: Scalars['String']['input'];
+  /** Display name. */
+  name?: Scalars['String']['input'];
+  /** 10-256 characters. */
+  password: Scalars['String']['input'];
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Audit events of the viewer's teams (entries the viewer may read), with optional heartbeats; completes after `first` events when given. */
+  viewerEvents: ViewerEvent;
+};
+
+
+export type SubscriptionViewerEventsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  heartbeatMs?: Scalars['Int']['input'];
+};
+
+/** A group of people sharing projects, billing and an audit log. */
+export type Team = Node & {
+  __typename?: 'Team';
+  /** API keys of the team (admins only). */
+  apiKeys: Array<ApiKey>;
+  /** Audit log of the team, newest first (admins only). */
+  auditLog: AuditLogConnection;
+  /** Creation time. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** Members with their roles. */
+  members: Array<TeamMember>;
+  /** Display name. */
+  name: Scalars['String']['output'];
+  /** Projects of the team, oldest first. */
+  projects: ProjectConnection;
+  /** Globally unique URL-safe name. */
+  slug: Scalars['String']['output'];
+};
+
+
+/** A group of people sharing projects, billing and an audit log. */
+export type TeamAuditLogArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AuditLogFilter>;
+  first?: Scalars['Int']['input'];
+};
+
+
+/** A group of people sharing projects, billing and an audit log. */
+export type TeamProjectsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: Scalars['Int']['input'];
+};
+
+/** A pending invitation to join a team. */
+export type TeamInvitation = Node & {
+  __typename?: 'TeamInvitation';
+  /** Who is invited. */
+  email: Scalars['String']['output'];
+  /** Expiry time. */
+  expiresAt: Scalars['DateTime']['output'];
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** Role granted on acceptance. */
+  role: TeamRole;
+};
+
+/** A person's membership of a team. */
+export type TeamMember = Node & {
+  __typename?: 'TeamMember';
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** When the person joined. */
+  joinedAt: Scalars['DateTime']['output'];
+  /** The member's role. */
+  role: TeamRole;
+  /** The person. */
+  user: User;
+};
+
+/** Result of acceptTeamInvitation / updateTeamMemberRole. */
+export type TeamMemberPayload = {
+  __typename?: 'TeamMemberPayload';
+  /** The membership. */
+  member?: Maybe<TeamMember>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Result of createTeam / updateTeam. */
+export type TeamPayload = {
+  __typename?: 'TeamPayload';
+  /** The team, unless userErrors. */
+  team?: Maybe<Team>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** What a member may do in a team. */
+export type TeamRole =
+  | 'ADMIN'
+  | 'DEVELOPER'
+  | 'OWNER'
+  | 'VIEWER';
+
+/** Changes to a project; omitted fields stay as they are. */
+export type UpdateProjectInput = {
+  /** Build step. */
+  buildCommand?: InputMaybe<Scalars['String']['input']>;
+  /** Build kind. */
+  framework?: InputMaybe<Framework>;
+  /** Repository URL. */
+  gitUrl?: InputMaybe<Scalars['String']['input']>;
+  /** Probe path. */
+  healthCheckPath?: InputMaybe<Scalars['String']['input']>;
+  /** Install step. */
+  installCommand?: InputMaybe<Scalars['String']['input']>;
+  /** Display name. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Static output. */
+  outputDirectory?: InputMaybe<Scalars['String']['input']>;
+  /** Branch. */
+  productionBranch?: InputMaybe<Scalars['String']['input']>;
+  /** Project to change. */
+  projectId: Scalars['ID']['input'];
+  /** Relative folder. */
+  rootDirectory?: InputMaybe<Scalars['String']['input']>;
+  /** URL-safe name. */
+  slug?: InputMaybe<Scalars['String']['input']>;
+  /** Start command. */
+  startCommand?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Changes to a team; omitted fields stay as they are. */
+export type UpdateTeamInput = {
+  /** Display name. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** URL-safe name. */
+  slug?: InputMaybe<Scalars['String']['input']>;
+  /** Team to change. */
+  teamId: Scalars['ID']['input'];
+};
+
+/** Change a member's role. */
+export type UpdateTeamMemberRoleInput = {
+  /** Membership to change. */
+  memberId: Scalars['ID']['input'];
+  /** New role. */
+  role: TeamRole;
+};
+
+/** Create or overwrite up to 100 variables at once. */
+export type UpsertEnvironmentVariablesInput = {
+  /** Target environment. */
+  environmentId: Scalars['ID']['input'];
+  /** 1-100 variables. */
+  variables: Array<EnvironmentVariableInput>;
+};
+
+/** Result of upsertEnvironmentVariables. */
+export type UpsertEnvironmentVariablesPayload = {
+  __typename?: 'UpsertEnvironmentVariablesPayload';
+  /** Input problems. */
+  userErrors: Array<UserError>;
+  /** Written variables. */
+  variables: Array<EnvironmentVariable>;
+};
+
+/** A person as other members see them. */
+export type User = Node & {
+  __typename?: 'User';
+  /** Sign-up time. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Sign-in email, lower-cased. */
+  email: Scalars['String']['output'];
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** Display name. */
+  name: Scalars['String']['output'];
+};
+
+/** A problem with the input that the client can fix. */
+export type UserError = {
+  __typename?: 'UserError';
+  /** Stable machine-readable reason. */
+  code: UserErrorCode;
+  /** Path to the input field at fault, e.g. ['variables', '2', 'key']. */
+  field?: Maybe<Array<Scalars['String']['output']>>;
+  /** Human-readable explanation. */
+  message: Scalars['String']['output'];
+};
+
+/** Why a mutation's input was refused. */
+export type UserErrorCode =
+  | 'ALREADY_MEMBER'
+  | 'BUILD_FINISHED'
+  | 'DUPLICATE_KEY'
+  | 'EMAIL_TAKEN'
+  | 'GIT_URL_MISSING'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_BRANCH'
+  | 'INVALID_CREDENTIALS'
+  | 'INVALID_CURSOR'
+  | 'INVALID_EMAIL'
+  | 'INVALID_EXPIRY'
+  | 'INVALID_GIT_URL'
+  | 'INVALID_INVITATION'
+  | 'INVALID_KEY'
+  | 'INVALID_PATH'
+  | 'INVALID_REF'
+  | 'INVALID_SLUG'
+  | 'INVALID_TOKEN'
+  | 'INVITATION_EXPIRED'
+  | 'LAST_OWNER'
+  | 'LIMIT_REACHED'
+  | 'NO_SESSION'
+  | 'REQUIRED'
+  | 'SLUG_TAKEN'
+  | 'TOO_LONG'
+  | 'TOO_MANY'
+  | 'UNKNOWN_ENVIRONMENT'
+  | 'WEAK_PASSWORD';
+
+/** The signed-in user (or API key's creator) and their teams. */
+export type Viewer = {
+  __typename?: 'Viewer';
+  /** Teams the viewer belongs to (an API key: its own team). */
+  teams: Array<Team>;
+  /** The user. */
+  user: User;
+};
+
+/** An event for the signed-in viewer. */
+export type ViewerEvent = AuditEvent | Heartbeat;
