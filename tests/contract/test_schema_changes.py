@@ -1,4 +1,4 @@
-"""Breaking schema changes need a CHANGELOG entry: tools/schema_check.py, on this repo and
+"""Breaking schema changes need a CHANGELOG entry: .ci/schema_check.py, on this repo and
 on small SDLs in throwaway git repositories."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from graphql import build_schema, find_breaking_changes
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / "tools" / "schema_check.py"
+TOOL = ROOT / ".ci" / "schema_check.py"
 
 
 def _load_tool() -> ModuleType:

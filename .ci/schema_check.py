@@ -10,7 +10,7 @@ commit's CHANGELOG.md does not have, i.e. the change and its entry come together
 Dangerous changes (new enum values, changed defaults...) are listed, never fatal.
 No base commit (first commit, shallow clone) or no SDL there: nothing to compare.
 
-usage: python tools/schema_check.py [--base REV] [--repo DIR]
+usage: python .ci/schema_check.py [--base REV] [--repo DIR]
 exit status: 0 fine, 1 a breaking change is not recorded, 2 could not check.
 """
 
