@@ -1,8 +1,9 @@
 """The GraphQL view: strawberry's ASGI view plus what production needs.
 
-- GraphQL-over-HTTP: `application/graphql-response+json` when the client accepts it,
-  with 4xx for requests that could not be executed; `application/json` (always 200)
-  for older clients.
+- GraphQL-over-HTTP: `application/graphql-response+json` when the client asks for it,
+  with 4xx for requests that could not be executed; `application/json` (200 for GraphQL
+  errors) for older clients, `*/*` and a missing Accept header, as the spec says.
+  Malformed requests get a JSON `errors` body, never strawberry's plain-text 400.
 - Per-credential rate limit before any work, reported in headers and `extensions`.
 - Automatic persisted queries.
 - Credentials from `Authorization: Bearer` (HTTP) or the `connection_init` payload (ws).
@@ -15,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -22,6 +24,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http import process_result as default_process_result
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -30,7 +33,7 @@ from app.domain.authentication import bearer
 from app.errors import AppError, Unauthenticated
 from app.http import apq
 from app.http.ratelimit import RateLimiter
-from app.http.ws import StratusTransportWSHandler, StratusWSHandler
+from app.http.ws import StratusTransportWSHandler, StratusWSHandler, TextWebSocketAdapter
 from app.observability import Metrics
 from app.settings import Settings
 from resolvers.context import Context
@@ -38,8 +41,30 @@ from resolvers.context import Context
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
+def _media_ranges(accept: str) -> dict[str, float]:
+    """`Accept` -> {media type: q}; a malformed q counts as 0 (not acceptable)."""
+    ranges: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media:
+            ranges[media.lower()] = max(q, ranges.get(media.lower(), 0.0))
+    return ranges
+
+
 def _wants_graphql_response(accept: str) -> bool:
-    return GRAPHQL_RESPONSE in accept or "*/*" in accept or not accept
+    # Only an explicit request for it: the GraphQL-over-HTTP spec has `*/*` and a
+    # missing Accept header mean `application/json` (legacy clients, curl).
+    ranges = _media_ranges(accept)
+    preferred = ranges.get(GRAPHQL_RESPONSE, 0.0)
+    return preferred > 0 and preferred >= ranges.get("application/json", 0.0)
 
 
 def error_body(code: str, message: str, **extensions: Any) -> bytes:
@@ -51,6 +76,7 @@ def error_body(code: str, message: str, **extensions: Any) -> bytes:
 class StratusGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = StratusTransportWSHandler
     graphql_ws_handler_class = StratusWSHandler
+    websocket_adapter_class = TextWebSocketAdapter
 
     def __init__(self, schema: Any, settings: Settings, metrics: Metrics) -> None:
         super().__init__(
@@ -90,7 +116,7 @@ class StratusGraphQL(GraphQL[Context, None]):
             await context.principal()
         except AppError:
             raise ConnectionRejectionError() from None
-        return UNSET
+        return UnsetType()  # the singleton UNSET, typed: ack without a payload
 
     # HTTP
 
@@ -121,6 +147,11 @@ class StratusGraphQL(GraphQL[Context, None]):
         else:
             try:
                 response = await super().run(request, context, root_value)
+            except HTTPException as exc:
+                # strawberry answers malformed requests with a plain-text body; clients
+                # parse `errors` either way, so give them JSON in the negotiated type.
+                request.state.outcome = "rejected"
+                response = self._request_error(request, exc)
             except apq.PersistedQueryError as exc:
                 request.state.outcome = "rejected"
                 response = Response(
@@ -134,6 +165,33 @@ class StratusGraphQL(GraphQL[Context, None]):
         self.metrics.requests.labels(op, request.state.outcome).inc()
         self.metrics.latency.labels(op).observe(time.perf_counter() - started)
         return response
+
+    def _request_error(self, request: Request, exc: HTTPException) -> Response:
+        status, headers = exc.status_code, {}
+        if request.method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
+            # A mutation over GET: the GraphQL-over-HTTP spec says 405 (strawberry: 400).
+            status, headers = 405, {"Allow": "POST"}
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "BAD_REQUEST")
+        wants = _wants_graphql_response(request.headers.get("accept", ""))
+        return Response(
+            error_body(code, exc.reason),
+            status_code=status,
+            media_type=GRAPHQL_RESPONSE if wants else "application/json",
+            headers=headers,
+        )
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        # strawberry checks the type of `query`, `variables` and `extensions` but not
+        # of `operationName`: an object there failed later as a 500.
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item.operation_name, str | None):
+                raise HTTPException(
+                    400, "The GraphQL operation's `operationName` must be a string or null."
+                )
+        return data
 
     def _rate_limited(self, retry_after: float) -> Response:
         return Response(
@@ -171,19 +229,18 @@ class StratusGraphQL(GraphQL[Context, None]):
             return body
         decision = getattr(request.state, "rate", None)
         if decision is not None:
-            ext = body.setdefault("extensions", {})  # type: ignore[typeddict-item]
-            ext["rateLimit"] = {"limit": decision.limit, "remaining": decision.remaining}
+            body["extensions"] = {
+                **(body.get("extensions") or {}),
+                "rateLimit": {"limit": decision.limit, "remaining": decision.remaining},
+            }
         if result.errors:
             request.state.outcome = "error"
         # Errors without a path come from before execution (syntax, validation,
         # limits): a request error, which has no `data` entry at all.
-        request_error = (
-            result.data is None
-            and bool(result.errors)
-            and all(e.path is None for e in result.errors)
-        )
+        errors = result.errors or []
+        request_error = result.data is None and bool(errors) and all(e.path is None for e in errors)
         if request_error:
-            body.pop("data", None)  # type: ignore[misc]
+            body.pop("data", None)
         sub = request.state.sub_response
         if _wants_graphql_response(request.headers.get("accept", "")):
             sub.media_type = GRAPHQL_RESPONSE
@@ -202,5 +259,5 @@ class StratusGraphQL(GraphQL[Context, None]):
         )
         return response
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
