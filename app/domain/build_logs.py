@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -82,6 +82,7 @@ class LogWriter:
         self.last_seq = last_seq
         self._buffer: list[LogLine] = []
         self._lock = asyncio.Lock()
+        self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> LogWriter:
@@ -89,10 +90,11 @@ class LogWriter:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        # Never cancel the flusher: a batch cancelled between its swap out of the
+        # buffer and its commit would be lost. Ask it to stop and wait instead.
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self.flush()
 
     async def write(
@@ -111,34 +113,43 @@ class LogWriter:
             batch, self._buffer = self._buffer, []
             if not batch:
                 return
-            async with self._sessionmaker() as session, session.begin():
-                await session.execute(
-                    insert(models.BuildLogLine).on_conflict_do_nothing(),
-                    [
-                        {
-                            "build_id": self.build_id,
-                            "seq": ln.seq,
-                            "ts": ln.ts,
-                            "stream": ln.stream,
-                            "step": ln.step,
-                            "text": ln.text,
-                            "truncated": ln.truncated,
-                        }
-                        for ln in batch
-                    ],
-                )
-                await session.execute(
-                    update(models.Build)
-                    .where(models.Build.id == self.build_id)
-                    .values(last_log_seq=batch[-1].seq)
-                )
-            await self._events.publish(
-                log_stream(self.build_id), {"lines": [ln.wire() for ln in batch]}
+            try:
+                await self._ship(batch)
+            except BaseException:
+                # Put the batch back so the next flush retries it (inserts are idempotent).
+                self._buffer[:0] = batch
+                raise
+
+    async def _ship(self, batch: list[LogLine]) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(
+                insert(models.BuildLogLine).on_conflict_do_nothing(),
+                [
+                    {
+                        "build_id": self.build_id,
+                        "seq": ln.seq,
+                        "ts": ln.ts,
+                        "stream": ln.stream,
+                        "step": ln.step,
+                        "text": ln.text,
+                        "truncated": ln.truncated,
+                    }
+                    for ln in batch
+                ],
             )
+            await session.execute(
+                update(models.Build)
+                .where(models.Build.id == self.build_id)
+                .values(last_log_seq=func.greatest(models.Build.last_log_seq, batch[-1].seq))
+            )
+        await self._events.publish(
+            log_stream(self.build_id), {"lines": [ln.wire() for ln in batch]}
+        )
 
     async def _flush_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), FLUSH_INTERVAL)
             await self.flush()
 
 
