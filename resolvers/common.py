@@ -38,11 +38,15 @@ class PageInfo:
 
 
 async def run_mutation(
-    info: Info, work: Callable[[UnitOfWork], Awaitable[T]]
+    info: Info, work: Callable[[UnitOfWork], Awaitable[T]], *, anonymous: bool = False
 ) -> tuple[T | None, list[UserError]]:
-    """Run `work` in one transaction; input problems become userErrors, nothing is written."""
+    """Run `work` in one transaction; input problems become userErrors, nothing is written.
+
+    `anonymous` mutations (sign-up, log-in, refresh) never look at the caller's credential:
+    a client holding an expired or malformed token must still be able to get a new one.
+    """
     ctx = info.context
-    principal = await ctx.principal()
+    principal = None if anonymous else await ctx.principal()
     try:
         async with transaction(ctx.deps, principal) as uow:
             result = await work(uow)

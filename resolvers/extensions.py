@@ -14,20 +14,27 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from strawberry.extensions import SchemaExtension
-
-from app.errors import AppError, QueryRejected, UserInputError
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    SelectionNode,
     SelectionSetNode,
     VariableNode,
+    get_named_type,
 )
+from strawberry.extensions import SchemaExtension
+
+from app.errors import AppError, QueryRejected, UserInputError
 
 log = logging.getLogger("stratus.graphql")
 
@@ -39,6 +46,10 @@ def convert_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if original is None:
         return error  # syntax or validation error: already precise
+    if error.path is None and isinstance(original, GraphQLError):
+        # Variable coercion (`$first` given "abc"), before execution: a client
+        # mistake that graphql-core already describes precisely.
+        return error
     if isinstance(original, AppError):
         ext = {"code": original.code, **original.extensions}
         return GraphQLError(
@@ -87,7 +98,16 @@ class QueryCost(SchemaExtension):
                 ops[0] if len(ops) == 1 else None,
             )
             if op is not None:
-                self.cost = _cost(op.selection_set, fragments, ctx.variables or {}, 1, 0)
+                schema = ctx.schema._schema
+                self.cost = _cost(
+                    op.selection_set,
+                    fragments,
+                    ctx.variables or {},
+                    1,
+                    0,
+                    parent=schema.get_root_type(op.operation),
+                    schema=schema,
+                )
                 if self.cost > self.maximum:
                     raise QueryRejected(
                         "QUERY_TOO_COSTLY",
@@ -101,7 +121,9 @@ class QueryCost(SchemaExtension):
         return {"cost": {"requested": self.cost, "maximum": self.maximum}}
 
 
-def _first(field: FieldNode, variables: dict[str, Any]) -> int | None:
+def _first(
+    field: FieldNode, variables: dict[str, Any], definition: GraphQLField | None = None
+) -> int | None:
     for arg in field.arguments or ():
         if arg.name.value in ("first", "last"):
             if isinstance(arg.value, IntValueNode):
@@ -109,7 +131,13 @@ def _first(field: FieldNode, variables: dict[str, Any]) -> int | None:
             if isinstance(arg.value, VariableNode):
                 value = variables.get(arg.value.name.value)
                 return int(value) if isinstance(value, int) else DEFAULT_FIRST
-    return None
+    # Omitted: the argument's default is the page size the server really uses.
+    default = (
+        definition.args["first"].default_value
+        if definition and "first" in definition.args
+        else None
+    )
+    return default if isinstance(default, int) else None
 
 
 def _cost(
@@ -118,7 +146,11 @@ def _cost(
     variables: dict[str, Any],
     multiplier: int,
     depth: int,
+    *,
+    parent: GraphQLNamedType | None = None,
+    schema: GraphQLSchema | None = None,
 ) -> int:
+    """Given the `schema` and the `parent` type, omitted `first` arguments count too."""
     if sel is None or depth > 50:
         return 0
     total = 0
@@ -126,14 +158,48 @@ def _cost(
         if isinstance(node, FieldNode):
             if node.name.value.startswith("__"):
                 continue
-            total += multiplier
-            first = _first(node, variables)
+            definition = _field(parent, node.name.value)
+            first = _first(node, variables, definition)
             inner = multiplier * max(first, 1) if first is not None else multiplier
-            total += _cost(node.selection_set, fragments, variables, inner, depth + 1)
-        elif isinstance(node, InlineFragmentNode):
-            total += _cost(node.selection_set, fragments, variables, multiplier, depth + 1)
-        elif isinstance(node, FragmentSpreadNode):
-            frag = fragments.get(node.name.value)
-            if frag is not None:
-                total += _cost(frag.selection_set, fragments, variables, multiplier, depth + 1)
+            child = get_named_type(definition.type) if definition else None
+            total += multiplier + _cost(
+                node.selection_set,
+                fragments,
+                variables,
+                inner,
+                depth + 1,
+                parent=child,
+                schema=schema,
+            )
+        else:
+            selection, condition = _fragment(node, fragments)
+            child = schema.get_type(condition) if condition and schema else parent
+            total += _cost(
+                selection,
+                fragments,
+                variables,
+                multiplier,
+                depth + 1,
+                parent=child,
+                schema=schema,
+            )
     return total
+
+
+def _field(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
+    if isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
+        found: GraphQLField | None = parent.fields.get(name)
+        return found
+    return None
+
+
+def _fragment(
+    node: SelectionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> tuple[SelectionSetNode | None, str | None]:
+    """(selections, type condition) of an inline fragment or a fragment spread."""
+    if isinstance(node, InlineFragmentNode):
+        return node.selection_set, node.type_condition.name.value if node.type_condition else None
+    if isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
+        frag = fragments[node.name.value]
+        return frag.selection_set, frag.type_condition.name.value
+    return None, None

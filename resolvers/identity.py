@@ -142,6 +142,7 @@ class IdentityMutations:
                 lambda uow: accounts.sign_up(
                     uow, email=input.email, password=input.password, name=input.name
                 ),
+                anonymous=True,
             )
         )
 
@@ -149,7 +150,9 @@ class IdentityMutations:
     async def log_in(self, info: Info, input: LogInInput) -> AuthPayload:
         return _auth(
             *await run_mutation(
-                info, lambda uow: accounts.log_in(uow, email=input.email, password=input.password)
+                info,
+                lambda uow: accounts.log_in(uow, email=input.email, password=input.password),
+                anonymous=True,
             )
         )
 
@@ -160,14 +163,20 @@ class IdentityMutations:
     async def refresh_session(self, info: Info, input: RefreshSessionInput) -> AuthPayload:
         return _auth(
             *await run_mutation(
-                info, lambda uow: accounts.refresh(uow, refresh_token=input.refresh_token)
+                info,
+                lambda uow: accounts.refresh(uow, refresh_token=input.refresh_token),
+                anonymous=True,
             )
         )
 
     @strawberry.mutation(description="Revoke a session and its tokens.")
     async def log_out(self, info: Info, input: LogOutInput) -> LogOutPayload:
+        # With a refresh token the session to end is named explicitly: the caller's
+        # (possibly expired) access token is not needed.
         _, errors = await run_mutation(
-            info, lambda uow: accounts.log_out(uow, refresh_token=input.refresh_token)
+            info,
+            lambda uow: accounts.log_out(uow, refresh_token=input.refresh_token),
+            anonymous=bool(input.refresh_token),
         )
         return LogOutPayload(ok=not errors, user_errors=errors)
 

@@ -17,7 +17,7 @@ from resolvers.context import Info
 from resolvers.identity import ApiKey
 from resolvers.ids import from_global_id
 from resolvers.projects import Environment, EnvironmentVariable, Project
-from resolvers.teams import Team, TeamMember
+from resolvers.teams import Team, TeamInvitation, TeamMember
 from resolvers.users import User
 
 Fetch = Callable[[AsyncSession, Principal | None, uuid.UUID], Awaitable[Node]]
@@ -43,6 +43,10 @@ async def _member(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
     return TeamMember.from_row(await teams.get_member(s, p, member_id=i))
 
 
+async def _invitation(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
+    return TeamInvitation.from_row(await teams.get_invitation(s, p, invitation_id=i))
+
+
 async def _api_key(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
     return ApiKey.from_row(await api_keys.get_api_key(s, p, api_key_id=i))
 
@@ -61,6 +65,7 @@ FETCHERS: dict[str, Fetch] = {
     "Environment": _environment,
     "EnvironmentVariable": _variable,
     "TeamMember": _member,
+    "TeamInvitation": _invitation,
     "ApiKey": _api_key,
     "AuditLogEntry": _audit,
     "User": _user,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
@@ -15,6 +16,7 @@ from db.enums import EnvironmentKind, Framework
 from resolvers.common import Node, PageInfo, UserError, run_mutation
 from resolvers.context import Info
 from resolvers.ids import parse_id, to_global_id
+from resolvers.loaders import MaybeAwaitable, ProjectChildren, project_children, selects
 
 strawberry.enum(Framework, description="How a project is built and started.")
 strawberry.enum(EnvironmentKind, description="What an environment is for.")
@@ -46,19 +48,36 @@ class Environment(Node):
     kind: EnvironmentKind = strawberry.field(description="What the environment is for.")
     created_at: datetime = strawberry.field(description="Creation time.")
     row_id: strawberry.Private[uuid.UUID]
+    # Set when the parent list prefetched this level (see resolvers/loaders.py).
+    prefetched_variables: strawberry.Private[list[EnvironmentVariable] | None] = None
 
     @classmethod
-    def from_row(cls, row: models.Environment) -> Environment:
+    def from_row(
+        cls,
+        row: models.Environment,
+        variables: Sequence[models.EnvironmentVariable] | None = None,
+    ) -> Environment:
         return cls(
             id=strawberry.ID(to_global_id("Environment", row.id)),
             name=row.name,
             kind=row.kind,
             created_at=row.created_at,
             row_id=row.id,
+            prefetched_variables=(
+                None if variables is None else [EnvironmentVariable.from_row(v) for v in variables]
+            ),
         )
 
-    @strawberry.field(description="Variables of this environment (metadata only), by key.")
-    async def variables(self, info: Info) -> list[EnvironmentVariable]:
+    @strawberry.field(
+        description="Variables of this environment (metadata only), by key.",
+        graphql_type=list[EnvironmentVariable],
+    )
+    def variables(self, info: Info) -> MaybeAwaitable[list[EnvironmentVariable]]:
+        if self.prefetched_variables is not None:
+            return self.prefetched_variables
+        return self._load_variables(info)
+
+    async def _load_variables(self, info: Info) -> list[EnvironmentVariable]:
         rows = await info.context.loaders.variables_by_environment.load(self.row_id)
         return [EnvironmentVariable.from_row(r) for r in rows]
 
@@ -79,9 +98,11 @@ class Project(Node):
     created_at: datetime = strawberry.field(description="Creation time.")
     updated_at: datetime = strawberry.field(description="Last settings change.")
     row_id: strawberry.Private[uuid.UUID]
+    # Set when the page prefetched this level (see resolvers/loaders.py).
+    prefetched_environments: strawberry.Private[list[Environment] | None] = None
 
     @classmethod
-    def from_row(cls, r: models.Project) -> Project:
+    def from_row(cls, r: models.Project, environments: list[Environment] | None = None) -> Project:
         return cls(
             id=strawberry.ID(to_global_id("Project", r.id)),
             name=r.name,
@@ -98,10 +119,16 @@ class Project(Node):
             created_at=r.created_at,
             updated_at=r.updated_at,
             row_id=r.id,
+            prefetched_environments=environments,
         )
 
-    @strawberry.field(description="The project's environments.")
-    async def environments(self, info: Info) -> list[Environment]:
+    @strawberry.field(description="The project's environments.", graphql_type=list[Environment])
+    def environments(self, info: Info) -> MaybeAwaitable[list[Environment]]:
+        if self.prefetched_environments is not None:
+            return self.prefetched_environments
+        return self._load_environments(info)
+
+    async def _load_environments(self, info: Info) -> list[Environment]:
         rows = await info.context.loaders.environments_by_project.load(self.row_id)
         return [Environment.from_row(r) for r in rows]
 
@@ -122,11 +149,23 @@ class ProjectConnection:
 async def project_page(
     info: Info, team_id: uuid.UUID, first: int, after: str | None
 ) -> ProjectConnection:
+    """A page of the team's projects with every selected level below it, in one session."""
+    environments = selects(info, "nodes", "environments") or selects(
+        info, "edges", "node", "environments"
+    )
+    with_variables = selects(info, "nodes", "environments", "variables") or selects(
+        info, "edges", "node", "environments", "variables"
+    )
     async with info.context.session() as s:
         page = await projects.list_projects(
             s, await info.context.principal(), team_id=team_id, first=first, after=after
         )
-    nodes = [Project.from_row(r) for r in page.items]
+        children = (
+            await project_children(s, [r.id for r in page.items], with_variables=with_variables)
+            if environments and page.items
+            else None
+        )
+    nodes = [Project.from_row(r, _environments(children, r.id)) for r in page.items]
     return ProjectConnection(
         edges=[ProjectEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
         nodes=nodes,
@@ -134,6 +173,18 @@ async def project_page(
             has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None
         ),
     )
+
+
+def _environments(
+    children: ProjectChildren | None, project_id: uuid.UUID
+) -> list[Environment] | None:
+    if children is None:
+        return None
+    variables = children.variables
+    return [
+        Environment.from_row(e, None if variables is None else variables.get(e.id, []))
+        for e in children.environments.get(project_id, [])
+    ]
 
 
 @strawberry.input(description="Settings of a new project.")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, cast
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -17,7 +19,6 @@ from strawberry.types import ExecutionContext
 
 from app.domain import teams
 from app.settings import Settings
-from graphql import GraphQLError
 from resolvers.common import Node
 from resolvers.context import Info
 from resolvers.extensions import QueryCost, convert_error
@@ -62,7 +63,16 @@ class Query(ProjectQueries, TeamQueries):
 
         if len(ids) > MAX_NODES:
             raise UserInputError.one(ErrorCode.INVALID_ARGUMENT, f"at most {MAX_NODES} ids", "ids")
-        return [await fetch_node_or_none(info, i) for i in ids]
+        # One awaitable per item, so that an item the caller may not see (FORBIDDEN)
+        # is null with its own error at ["nodes", i] instead of failing the whole list.
+        # The lock keeps the fetches one at a time: at most one pooled connection.
+        lock = asyncio.Lock()
+
+        async def one(global_id: str) -> Node | None:
+            async with lock:
+                return await fetch_node_or_none(info, global_id)
+
+        return cast(list[Node | None], [one(i) for i in ids])
 
 
 @strawberry.type(

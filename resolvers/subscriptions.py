@@ -12,7 +12,7 @@ import strawberry
 from app.domain import audit, teams
 from app.domain.policy import Action, allowed_actions, team_role
 from app.domain.principal import require_principal
-from app.errors import AppError, ErrorCode, UserInputError
+from app.errors import AppError, ErrorCode, Forbidden, NotFound, UserInputError
 from app.events import SubscriberLagged
 from resolvers.audit import AuditLogEntry
 from resolvers.context import Info
@@ -85,9 +85,14 @@ class Subscription:
                 if event is None:
                     yield Heartbeat(at=datetime.now(UTC))
                 else:
+                    # Authorized per event with no cached roles: a viewer who left the team
+                    # (or lost audit access) since subscribing must stop seeing its events.
                     async with info.context.session() as s:
-                        row = await audit.get_entry(
-                            s, principal, entry_id=uuid.UUID(event.payload["entryId"])
-                        )
+                        try:
+                            row = await audit.get_entry(
+                                s, principal.fresh(), entry_id=uuid.UUID(event.payload["entryId"])
+                            )
+                        except (NotFound, Forbidden):
+                            continue
                     yield AuditEvent(cursor=event.id, entry=AuditLogEntry.from_row(row))
                 sent += 1

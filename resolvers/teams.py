@@ -15,6 +15,7 @@ from resolvers.common import Node, UserError, run_mutation
 from resolvers.context import Info
 from resolvers.identity import ApiKey
 from resolvers.ids import parse_id, to_global_id
+from resolvers.loaders import MaybeAwaitable, selects
 from resolvers.projects import ProjectConnection, project_page
 from resolvers.users import User
 
@@ -26,18 +27,26 @@ class TeamMember(Node):
     role: TeamRole = strawberry.field(description="The member's role.")
     joined_at: datetime = strawberry.field(description="When the person joined.")
     user_id: strawberry.Private[uuid.UUID]
+    # Set when the team's member list prefetched the users (see resolvers/loaders.py).
+    prefetched_user: strawberry.Private[User | None] = None
 
     @classmethod
-    def from_row(cls, row: models.TeamMember) -> TeamMember:
+    def from_row(cls, row: models.TeamMember, user: models.User | None = None) -> TeamMember:
         return cls(
             id=strawberry.ID(to_global_id("TeamMember", row.id)),
             role=row.role,
             joined_at=row.created_at,
             user_id=row.user_id,
+            prefetched_user=None if user is None else User.from_row(user),
         )
 
-    @strawberry.field(description="The person.")
-    async def user(self, info: Info) -> User:
+    @strawberry.field(description="The person.", graphql_type=User)
+    def user(self, info: Info) -> MaybeAwaitable[User]:
+        if self.prefetched_user is not None:
+            return self.prefetched_user
+        return self._load_user(info)
+
+    async def _load_user(self, info: Info) -> User:
         row = await info.context.loaders.users.load(self.user_id)
         assert row is not None  # membership rows cascade with their user
         return User.from_row(row)
@@ -62,8 +71,12 @@ class Team(Node):
 
     @strawberry.field(description="Members with their roles.")
     async def members(self, info: Info) -> list[TeamMember]:
-        rows = await info.context.loaders.members_by_team.load(self.row_id)
-        return [TeamMember.from_row(r) for r in rows]
+        loaders = info.context.loaders
+        rows = await loaders.members_by_team.load(self.row_id)
+        if not selects(info, "user"):
+            return [TeamMember.from_row(r) for r in rows]
+        users = await loaders.users.load_many([r.user_id for r in rows])
+        return [TeamMember.from_row(r, u) for r, u in zip(rows, users, strict=True)]
 
     @strawberry.field(description="Projects of the team, oldest first.")
     async def projects(

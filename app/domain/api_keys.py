@@ -35,12 +35,15 @@ async def create_api_key(
     scopes: list[ApiKeyScope],
     expires_at: datetime | None,
 ) -> NewApiKey:
+    # Team first, so another team's id is NOT_FOUND whatever the credential.
+    await authorize(uow.session, uow.principal, team_id, Action.API_KEYS_MANAGE, what="team")
     # A key cannot mint keys: only a signed-in person can.
     p = require_user_session(uow.principal)
-    await authorize(uow.session, p, team_id, Action.API_KEYS_MANAGE, what="team")
     name = validation.name(name)
     if not scopes:
         raise UserInputError.one(ErrorCode.REQUIRED, "at least one scope is required", "scopes")
+    if expires_at is not None:
+        expires_at = validation.utc(expires_at)
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise UserInputError.one(
             ErrorCode.INVALID_EXPIRY, "expiry must be in the future", "expiresAt"

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain import validation
 from app.domain.pagination import Page, keyset_page
 from app.domain.policy import Action, authorize
 from app.domain.principal import Principal
@@ -94,9 +95,9 @@ async def list_entries(
     if filter.target_id:
         q = q.where(models.AuditLogEntry.target_id == filter.target_id)
     if filter.since:
-        q = q.where(models.AuditLogEntry.created_at >= filter.since)
+        q = q.where(models.AuditLogEntry.created_at >= validation.utc(filter.since))
     if filter.until:
-        q = q.where(models.AuditLogEntry.created_at < filter.until)
+        q = q.where(models.AuditLogEntry.created_at < validation.utc(filter.until))
     return await keyset_page(
         session,
         q,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from app.errors import Unauthenticated
+from app.errors import Forbidden, Unauthenticated
 from db.enums import ApiKeyScope, TeamRole
 
 
@@ -41,5 +41,7 @@ def require_user_session(principal: Principal | None) -> Principal:
     """Account-level actions (creating teams, API keys) need a person, not a key."""
     p = require_principal(principal)
     if p.is_api_key:
-        raise Unauthenticated("this action needs a signed-in user, not an API key")
+        # The key is valid (so not UNAUTHENTICATED, which tells clients to sign in
+        # again); it is just not allowed to act for a person here.
+        raise Forbidden("this action needs a signed-in user, not an API key")
     return p

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import audit, validation
-from app.domain.policy import Action, authorize
+from app.domain.policy import Action, allowed_actions, authorize
 from app.domain.principal import Principal, require_principal, require_user_session
 from app.errors import ErrorCode, Forbidden, NotFound, UserInputError
 from app.security import tokens
@@ -84,6 +84,9 @@ async def get_team(
 async def get_team_by_slug(
     session: AsyncSession, principal: Principal | None, *, slug: str
 ) -> models.Team:
+    # Credentials first: slugs are guessable, and an anonymous caller must not learn
+    # which ones exist from NOT_FOUND vs UNAUTHENTICATED.
+    require_principal(principal)
     team = await session.scalar(select(models.Team).where(models.Team.slug == slug))
     if team is None:
         raise NotFound("team")
@@ -178,7 +181,7 @@ async def invite_member(
     my_role = await authorize(
         uow.session, uow.principal, team_id, Action.MEMBERS_MANAGE, what="team"
     )
-    _check_can_grant(my_role, role)
+    _check_can_grant(uow.principal, my_role, role)
     email = validation.email(email)
     existing = await uow.session.scalar(
         select(models.TeamMember.id)
@@ -251,13 +254,28 @@ async def accept_invitation(uow: UnitOfWork, *, token: str) -> models.TeamMember
     return member
 
 
-def _check_can_grant(my_role: TeamRole, role: TeamRole) -> None:
-    if role == TeamRole.OWNER and my_role != TeamRole.OWNER:
+def _check_can_grant(principal: Principal | None, my_role: TeamRole, role: TeamRole) -> None:
+    # Through the policy, not the bare role: no API-key scope includes owners.manage.
+    p = require_principal(principal)
+    if role == TeamRole.OWNER and Action.OWNERS_MANAGE not in allowed_actions(p, my_role):
         raise Forbidden("only owners can grant or change the owner role")
 
 
 async def _member(uow: UnitOfWork, member_id: uuid.UUID) -> models.TeamMember:
-    member = await uow.session.get(models.TeamMember, member_id, with_for_update=True)
+    member = await uow.session.get(models.TeamMember, member_id)
+    if member is None:
+        raise NotFound("team member")
+    # Membership changes of one team take the team row first, then the member: two
+    # owners demoting each other at once then queue instead of deadlocking on each
+    # other's member row. NO KEY UPDATE leaves inserts that reference the team alone.
+    await uow.session.execute(
+        select(models.Team.id)
+        .where(models.Team.id == member.team_id)
+        .with_for_update(key_share=True)
+    )
+    member = await uow.session.get(
+        models.TeamMember, member_id, with_for_update=True, populate_existing=True
+    )
     if member is None:
         raise NotFound("team member")
     return member
@@ -281,7 +299,7 @@ async def change_role(
         uow.session, uow.principal, member.team_id, Action.MEMBERS_MANAGE, what="team member"
     )
     if TeamRole.OWNER in (role, member.role):
-        _check_can_grant(my_role, TeamRole.OWNER)
+        _check_can_grant(uow.principal, my_role, TeamRole.OWNER)
     if member.role == TeamRole.OWNER and role != TeamRole.OWNER:
         if await _owner_count(uow, member.team_id) <= 1:
             raise UserInputError.one(
@@ -308,7 +326,7 @@ async def remove_member(uow: UnitOfWork, *, member_id: uuid.UUID) -> uuid.UUID:
     my_role = await authorize(uow.session, p, member.team_id, action, what="team member")
     if member.role == TeamRole.OWNER:
         if member.user_id != p.user_id:
-            _check_can_grant(my_role, TeamRole.OWNER)
+            _check_can_grant(p, my_role, TeamRole.OWNER)
         if await _owner_count(uow, member.team_id) <= 1:
             raise UserInputError.one(ErrorCode.LAST_OWNER, "the last owner cannot be removed")
     audit.record(
@@ -335,6 +353,12 @@ async def members_of(
     return list(rows.all())
 
 
+async def users_of(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> list[models.User]:
+    """Batch read of members' users for loaders; callers have already authorized the teams."""
+    rows = await session.scalars(select(models.User).where(models.User.id.in_(user_ids)))
+    return list(rows.all())
+
+
 async def get_member(
     session: AsyncSession, principal: Principal | None, *, member_id: uuid.UUID
 ) -> models.TeamMember:
@@ -343,3 +367,13 @@ async def get_member(
         raise NotFound("team member")
     await authorize(session, principal, member.team_id, Action.READ, what="team member")
     return member
+
+
+async def get_invitation(
+    session: AsyncSession, principal: Principal | None, *, invitation_id: uuid.UUID
+) -> models.TeamInvitation:
+    inv = await session.get(models.TeamInvitation, invitation_id)
+    if inv is None:
+        raise NotFound("team invitation")
+    await authorize(session, principal, inv.team_id, Action.MEMBERS_MANAGE, what="team invitation")
+    return inv

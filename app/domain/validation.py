@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import UTC, datetime
 
 from app.errors import ErrorCode, UserInputError
 
@@ -43,3 +44,8 @@ def email(value: str, field: str = "email") -> str:
     if len(value) > 320 or not EMAIL_RE.match(value):
         raise UserInputError.one(ErrorCode.INVALID_EMAIL, "email address is not valid", field)
     return value
+
+
+def utc(value: datetime) -> datetime:
+    """An aware datetime; a client's naive one (no offset) is read as UTC, never compared raw."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

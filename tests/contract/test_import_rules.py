@@ -58,11 +58,7 @@ SQL_CALLS = {"execute", "scalars", "scalar", "stream", "stream_scalars"}
 
 # (file, what): the users loader still runs its own SELECT. Fix: a domain function
 # (e.g. `accounts.users_by_ids(session, ids)`) called from the loader, then delete these.
-KNOWN_DEBT = {
-    ("resolvers/loaders.py", "from sqlalchemy import select"),
-    ("resolvers/loaders.py", "models.User.id"),
-    ("resolvers/loaders.py", ".scalars() call"),
-}
+KNOWN_DEBT: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)

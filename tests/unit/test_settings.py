@@ -16,7 +16,7 @@ def test_bad_value_names_the_variable(monkeypatch):
 
 def test_bad_secret_keys_are_refused(monkeypatch):
     monkeypatch.setenv("STRATUS_SECRET_KEYS", "k1:c2hvcnQ=")
-    with pytest.raises(SettingsError, match="STRATUS_SECRET_KEYS.*32 bytes"):
+    with pytest.raises(SettingsError, match=r"STRATUS_SECRET_KEYS.*32 bytes"):
         load_settings()
 
 
@@ -30,7 +30,9 @@ def test_cli_prints_one_line_and_exits_2():
     proc = subprocess.run(
         [sys.executable, "-m", "app.cli", "migrate"],
         env={"STRATUS_MAX_QUERY_DEPTH": "1", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
