@@ -9,8 +9,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from app.errors import ErrorCode
 from graphql import GraphQLEnumType, build_schema
+
+from app.errors import ErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_TAKERS = {"one", "FieldError", "ErrorCode"}

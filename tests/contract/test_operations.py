@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from app.settings import Settings
 from graphql import (
     DefinitionNode,
     DocumentNode,
@@ -30,6 +28,8 @@ from graphql import (
     parse,
     validate,
 )
+
+from app.settings import Settings
 from resolvers.extensions import _cost  # the server's own cost function
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
 from graphql import build_schema, find_breaking_changes
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ import difflib
 import os
 from pathlib import Path
 
+import graphql
 import pytest
 
-import graphql
 from app.cli import main as stratus
 
 ROOT = Path(__file__).resolve().parents[2]
