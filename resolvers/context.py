@@ -34,6 +34,11 @@ class Context:
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.deps.sessionmaker)
 
+    def authenticated_as(self, principal: Principal | None, error: AppError | None) -> None:
+        """Adopt an authentication already done by the transport (HTTP does it first,
+        to rate-limit by principal)."""
+        self._principal, self.auth_error, self._authenticated = principal, error, True
+
     async def principal(self) -> Principal | None:
         if self.auth_error is not None:
             raise self.auth_error

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from graphql import GraphQLError, parse
 from redis.asyncio import Redis
 
 TTL_SECONDS = 7 * 86_400
 MAX_QUERY_BYTES = 100_000
+MAX_TOKENS = 10_000
 
 
 class PersistedQueryError(Exception):
@@ -49,6 +51,15 @@ async def resolve(redis: Redis, query: str | None, extensions: dict[str, Any] | 
         return bytes(stored).decode()
     if hashlib.sha256(query.encode()).hexdigest() != digest:
         raise PersistedQueryError("BAD_REQUEST", "provided sha does not match query")
-    if len(query.encode()) <= MAX_QUERY_BYTES:
+    if len(query.encode()) <= MAX_QUERY_BYTES and _parses(query):
+        # Only documents that parse are kept: junk must not fill Redis for a week.
         await redis.set(key, query.encode(), ex=TTL_SECONDS)
     return query
+
+
+def _parses(query: str) -> bool:
+    try:
+        parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return False
+    return True

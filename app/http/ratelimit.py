@@ -1,4 +1,4 @@
-"""Per-credential token bucket in Redis, shared by every API process.
+"""Per-principal token bucket in Redis, shared by every API process.
 
 One Lua script does read-refill-take-write atomically and uses Redis's own clock,
 so several API processes on several machines share one bucket per credential.
@@ -6,10 +6,11 @@ so several API processes on several machines share one bucket per credential.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+
+from app.domain.principal import Principal
 
 _SCRIPT = """
 local cap = tonumber(ARGV[1])
@@ -51,10 +52,12 @@ class RateLimiter:
         self.rate = refill_per_second
 
     @staticmethod
-    def key_for(credential: str | None, client_ip: str) -> str:
-        # Hash the credential: the raw token must never appear in Redis.
-        if credential:
-            return "stratus:rl:c:" + hashlib.sha256(credential.encode()).hexdigest()[:32]
+    def key_for(principal: Principal | None, client_ip: str) -> str:
+        """One bucket per API key, per user (all their sessions), or per address."""
+        if principal is not None and principal.api_key_id is not None:
+            return f"stratus:rl:k:{principal.api_key_id}"
+        if principal is not None:
+            return f"stratus:rl:u:{principal.user_id}"
         return "stratus:rl:ip:" + client_ip
 
     async def take(self, key: str, cost: int = 1) -> Decision:

@@ -29,7 +29,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.deps import Deps
-from app.domain.authentication import bearer
+from app.domain.authentication import authenticate, bearer
+from app.domain.principal import Principal
 from app.errors import AppError, Unauthenticated
 from app.http import apq
 from app.http.ratelimit import RateLimiter
@@ -87,6 +88,7 @@ class StratusGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.metrics = metrics
+        self._rate_limiter: RateLimiter | None = None
 
     # Context and credentials
 
@@ -95,11 +97,37 @@ class StratusGraphQL(GraphQL[Context, None]):
         ctx = Context(deps=deps, request=request, response=response)
         if isinstance(request, Request):
             request.state.sub_response = response
-            try:
-                ctx.credential = bearer(request.headers.get("authorization"))
-            except Unauthenticated as exc:
-                ctx.auth_error = exc
+            ctx.credential, principal, error = request.state.auth
+            ctx.authenticated_as(principal, error)
         return ctx
+
+    async def _authenticate(
+        self, request: Request, deps: Deps
+    ) -> tuple[str | None, Principal | None, AppError | None]:
+        """Authenticate before rate limiting, so buckets belong to real principals."""
+        try:
+            credential = bearer(request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            return None, None, exc
+        try:
+            principal = await authenticate(
+                credential,
+                settings=deps.settings,
+                redis=deps.redis,
+                sessionmaker=deps.sessionmaker,
+            )
+        except AppError as exc:
+            return credential, None, exc
+        return credential, principal, None
+
+    def _limiter(self, deps: Deps) -> RateLimiter:
+        if self._rate_limiter is None:
+            self._rate_limiter = RateLimiter(
+                deps.redis,
+                capacity=self.settings.rate_limit_capacity,
+                refill_per_second=self.settings.rate_limit_refill_per_second,
+            )
+        return self._rate_limiter
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
@@ -129,14 +157,12 @@ class StratusGraphQL(GraphQL[Context, None]):
                 self.metrics.websockets.dec()
         started = time.perf_counter()
         deps: Deps = request.app.state.deps
-        limiter = RateLimiter(
-            deps.redis,
-            capacity=self.settings.rate_limit_capacity,
-            refill_per_second=self.settings.rate_limit_refill_per_second,
-        )
+        request.state.auth = await self._authenticate(request, deps)
         client = request.client.host if request.client else ""
-        decision = await limiter.take(
-            RateLimiter.key_for(request.headers.get("authorization"), client)
+        # Made-up or stale credentials share the caller's address bucket: a fresh
+        # random token must not buy a fresh bucket.
+        decision = await self._limiter(deps).take(
+            RateLimiter.key_for(request.state.auth[1], client)
         )
         request.state.rate = decision
         request.state.operation = ""

@@ -344,12 +344,6 @@ async def test_rate_limit(api: Api, test_settings: Settings, deps: Deps) -> None
         assert r.status_code == 200 and r.headers["RateLimit-Remaining"] == "2"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/http/view.py keys the bucket by the raw Authorization header, so each "
-    "made-up token gets a fresh bucket: an anonymous client bypasses its IP limit "
-    "(e.g. for logIn) by sending `Authorization: Bearer <random>`",
-)
 async def test_made_up_credentials_do_not_get_fresh_buckets(
     test_settings: Settings, deps: Deps
 ) -> None:
