@@ -314,6 +314,16 @@ async def test_automatic_persisted_queries(api: Api, acct: Account) -> None:
         r = await api.post(None, extensions={"persistedQuery": bad})
         assert r.status_code < 500 and r.json()["errors"], bad
 
+    # A document that does not parse is answered but never stored.
+    junk = f"{{ viewer {{ # {uuid.uuid4()}"
+    junk_ext = {
+        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(junk.encode()).hexdigest()}
+    }
+    r = await api.post(junk, extensions=junk_ext)
+    assert r.status_code == 400 and r.json()["errors"]
+    r = await api.post(None, extensions=junk_ext)
+    assert error_codes(r.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+
 
 async def test_rate_limit(api: Api, test_settings: Settings, deps: Deps) -> None:
     acct = await api.sign_up("limited")
