@@ -49,7 +49,7 @@ def status_event(build: models.Build) -> dict[str, Any]:
     }
 
 
-async def _environment(
+async def environment_for(
     uow: UnitOfWork, project: models.Project, name: str | None, ref: str
 ) -> models.Environment:
     if name is None:
@@ -74,7 +74,6 @@ async def trigger_build(
     ref: str | None,
     environment: str | None,
     idempotency_key: str | None,
-    trigger: BuildTrigger = BuildTrigger.MANUAL,
 ) -> models.Build:
     project = await uow.session.get(models.Project, project_id, with_for_update=True)
     if project is None:
@@ -105,27 +104,41 @@ async def trigger_build(
             )
             return existing
     ref = (ref or project.production_branch).strip()
+    env = await environment_for(uow, project, environment, ref)
+    return await create_build(
+        uow, project, env, ref=ref, trigger=BuildTrigger.MANUAL, idempotency_key=idempotency_key
+    )
+
+
+async def create_build(
+    uow: UnitOfWork,
+    project: models.Project,
+    env: models.Environment,
+    *,
+    ref: str,
+    trigger: BuildTrigger,
+    idempotency_key: str | None = None,
+    audit_changes: dict[str, Any] | None = None,
+) -> models.Build:
+    """Queue a build of an already authorized project (the caller holds its row lock)."""
     if not REF_RE.match(ref):
         raise UserInputError.one(ErrorCode.INVALID_REF, "not a valid branch, tag or commit", "ref")
     if not project.git_url:
         raise UserInputError.one(
             ErrorCode.GIT_URL_MISSING, "set the project's git URL before building", "projectId"
         )
-    env = await _environment(uow, project, environment, ref)
-    number = (
-        await uow.session.scalar(
-            select(func.coalesce(func.max(models.Build.number), 0)).where(
-                models.Build.project_id == project.id
-            )
+    last = await uow.session.scalar(
+        select(func.coalesce(func.max(models.Build.number), 0)).where(
+            models.Build.project_id == project.id
         )
-    ) + 1
+    )
     p = uow.principal
     build = models.Build(
         id=uuid.uuid4(),
         team_id=project.team_id,
         project_id=project.id,
         environment_id=env.id,
-        number=number,
+        number=(last or 0) + 1,
         git_ref=ref,
         trigger=trigger,
         status=BuildStatus.QUEUED,
@@ -142,7 +155,12 @@ async def trigger_build(
         target_type="Build",
         target_id=build.id,
         team_id=project.team_id,
-        changes={"ref": ref, "environment": env.name, "trigger": trigger.value},
+        changes={
+            "ref": ref,
+            "environment": env.name,
+            "trigger": trigger.value,
+            **(audit_changes or {}),
+        },
     )
     uow.publish(events_stream(build.id), status_event(build))
     uow.enqueue(RUN_BUILD_JOB, str(build.id), job_id=build_job_id(build.id))
