@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from app.deps import Deps
 from app.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.http.view import StratusGraphQL
+from app.http.webhooks import git_push
 from app.observability import Metrics
 from app.settings import Settings, get_settings
 from resolvers.schema import build_schema
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            Route("/webhooks/git/{project_id}", git_push, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

@@ -8,10 +8,11 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import accounts, api_keys, audit, projects, teams, variables
+from app.domain import accounts, api_keys, audit, builds, projects, teams, variables
 from app.domain.principal import Principal
 from app.errors import NotFound
 from resolvers.audit import AuditLogEntry
+from resolvers.builds import Build
 from resolvers.common import Node
 from resolvers.context import Info
 from resolvers.identity import ApiKey
@@ -59,7 +60,12 @@ async def _user(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
     return User.from_row(await accounts.get_visible_user(s, p, user_id=i))
 
 
+async def _build(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
+    return Build.from_row(await builds.get_build(s, p, build_id=i))
+
+
 FETCHERS: dict[str, Fetch] = {
+    "Build": _build,
     "Team": _team,
     "Project": _project,
     "Environment": _environment,

@@ -13,6 +13,7 @@ from app.domain.projects import ProjectSettings
 from app.domain.variables import VariableInput
 from db import models
 from db.enums import EnvironmentKind, Framework
+from resolvers.builds import BuildConnection, build_page
 from resolvers.common import Node, PageInfo, UserError, run_mutation
 from resolvers.context import Info
 from resolvers.ids import parse_id, to_global_id
@@ -121,6 +122,12 @@ class Project(Node):
             row_id=r.id,
             prefetched_environments=environments,
         )
+
+    @strawberry.field(description="Builds of the project, newest first.")
+    async def builds(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> BuildConnection:
+        return await build_page(info, self.row_id, first, after)
 
     @strawberry.field(description="The project's environments.", graphql_type=list[Environment])
     def environments(self, info: Info) -> MaybeAwaitable[list[Environment]]:

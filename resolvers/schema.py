@@ -19,13 +19,14 @@ from strawberry.types import ExecutionContext
 
 from app.domain import teams
 from app.settings import Settings
+from resolvers.builds import BuildMutations, BuildQueries, BuildSubscriptions
 from resolvers.common import Node
 from resolvers.context import Info
 from resolvers.extensions import QueryCost, convert_error
 from resolvers.identity import IdentityMutations
 from resolvers.node import fetch_node, fetch_node_or_none
 from resolvers.projects import ProjectMutations, ProjectQueries
-from resolvers.subscriptions import Subscription
+from resolvers.subscriptions import ViewerSubscriptions
 from resolvers.teams import Team, TeamMutations, TeamQueries
 from resolvers.users import User
 
@@ -44,7 +45,7 @@ class Viewer:
 
 
 @strawberry.type(description="Read entry points.")
-class Query(ProjectQueries, TeamQueries):
+class Query(ProjectQueries, TeamQueries, BuildQueries):
     @strawberry.field(description="Who is calling. UNAUTHENTICATED without credentials.")
     async def viewer(self, info: Info) -> Viewer:
         from app.domain import accounts
@@ -79,7 +80,12 @@ class Query(ProjectQueries, TeamQueries):
     description="Write entry points. Each takes one `input` and returns a payload "
     "with `userErrors`."
 )
-class Mutation(IdentityMutations, TeamMutations, ProjectMutations):
+class Mutation(IdentityMutations, TeamMutations, ProjectMutations, BuildMutations):
+    pass
+
+
+@strawberry.type(description="Live streams over websockets (graphql-transport-ws or graphql-ws).")
+class Subscription(ViewerSubscriptions, BuildSubscriptions):
     pass
 
 

@@ -55,7 +55,7 @@ def _check(heartbeat_ms: int, first: int | None) -> float | None:
 
 
 @strawberry.type
-class Subscription:
+class ViewerSubscriptions:
     @strawberry.subscription(
         description="Audit events of the viewer's teams (entries the viewer may read), with "
         "optional heartbeats; completes after `first` events when given."

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from app.settings import Settings
 from db.engine import async_url
 from db.migrate import upgrade
 from tests.support.api import Api
+from tests.support.live_server import LiveServer
+from tests.support.live_server import live_server as start_live_server
 
 REDIS_TEST_DB = 13
 
@@ -110,4 +112,18 @@ async def api(test_settings: Settings, deps: Deps) -> AsyncIterator[Api]:
     app.state.deps = deps
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Api(client)
+
+
+@pytest.fixture(scope="session")
+def live_server(test_settings: Settings, deps: Deps) -> Iterator[LiveServer]:
+    # After `deps`: it flushes the test Redis database once, which must not happen
+    # under a running server.
+    with start_live_server(test_settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def live_api(live_server: LiveServer) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as client:
         yield Api(client)

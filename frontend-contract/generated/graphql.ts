@@ -63,6 +63,72 @@ export type LogOutMutationVariables = Exact<{
 
 export type LogOutMutation = { logOut: { ok: boolean, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
+export type BuildSummaryFieldsFragment = { id: string, number: number, status: Types.BuildStatus, currentStep: Types.BuildStep | null, gitRef: string, commitSha: string | null, trigger: Types.BuildTrigger, reason: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null };
+
+export type BuildLogLineFieldsFragment = { seq: number, at: string, stream: Types.LogStream, step: string | null, text: string, truncated: boolean };
+
+export type ProjectBuildsQueryVariables = Exact<{
+  projectId: string | number;
+  first?: number;
+  after?: string | null | undefined;
+}>;
+
+
+export type ProjectBuildsQuery = { project: { id: string, builds: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, number: number, status: Types.BuildStatus, currentStep: Types.BuildStep | null, gitRef: string, commitSha: string | null, trigger: Types.BuildTrigger, reason: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null }> } } };
+
+export type BuildDetailQueryVariables = Exact<{
+  id: string | number;
+  logsAfter?: string | null | undefined;
+  filter?: Types.BuildLogFilter | null | undefined;
+}>;
+
+
+export type BuildDetailQuery = { build: { projectId: string, framework: string | null, cacheHit: boolean | null, artifactSha256: string | null, artifactSize: number | null, id: string, number: number, status: Types.BuildStatus, currentStep: Types.BuildStep | null, gitRef: string, commitSha: string | null, trigger: Types.BuildTrigger, reason: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, steps: Array<{ name: string, status: string, startedAt: string | null, finishedAt: string | null, durationMs: number | null, exitCode: number | null }>, logs: { lines: Array<{ seq: number, at: string, stream: Types.LogStream, step: string | null, text: string, truncated: boolean }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } };
+
+export type TriggerBuildMutationVariables = Exact<{
+  input: Types.TriggerBuildInput;
+}>;
+
+
+export type TriggerBuildMutation = { triggerBuild: { build: { id: string, number: number, status: Types.BuildStatus, currentStep: Types.BuildStep | null, gitRef: string, commitSha: string | null, trigger: Types.BuildTrigger, reason: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type CancelBuildMutationVariables = Exact<{
+  buildId: string | number;
+}>;
+
+
+export type CancelBuildMutation = { cancelBuild: { build: { id: string, number: number, status: Types.BuildStatus, currentStep: Types.BuildStep | null, gitRef: string, commitSha: string | null, trigger: Types.BuildTrigger, reason: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type RotateProjectWebhookSecretMutationVariables = Exact<{
+  projectId: string | number;
+}>;
+
+
+export type RotateProjectWebhookSecretMutation = { rotateProjectWebhookSecret: { secret: string | null, webhookUrl: string | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type SetProjectGitCredentialMutationVariables = Exact<{
+  projectId: string | number;
+  token?: string | null | undefined;
+}>;
+
+
+export type SetProjectGitCredentialMutation = { setProjectGitCredential: { ok: boolean, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type BuildLogsSubscriptionVariables = Exact<{
+  buildId: string | number;
+  after?: string | null | undefined;
+}>;
+
+
+export type BuildLogsSubscription = { buildLogs: { cursor: string, lines: Array<{ seq: number, at: string, stream: Types.LogStream, step: string | null, text: string, truncated: boolean }> } };
+
+export type BuildEventsSubscriptionVariables = Exact<{
+  buildId: string | number;
+}>;
+
+
+export type BuildEventsSubscription = { buildEvents: { status: Types.BuildStatus, step: Types.BuildStep | null, reason: string | null, message: string | null, at: string } };
+
 export type UserErrorFieldsFragment = { code: Types.UserErrorCode, message: string, field: Array<string> | null };
 
 export type PageInfoFieldsFragment = { hasNextPage: boolean, endCursor: string | null };

@@ -136,6 +136,190 @@ export type AuthPayload = {
   userErrors: Array<UserError>;
 };
 
+/** One build of a project at a git commit. */
+export type Build = Node & {
+  __typename?: 'Build';
+  /** sha256 of the artifact. */
+  artifactSha256?: Maybe<Scalars['String']['output']>;
+  /** Artifact size in bytes. */
+  artifactSize?: Maybe<Scalars['Int']['output']>;
+  /** Dependency cache restored. */
+  cacheHit?: Maybe<Scalars['Boolean']['output']>;
+  /** Resolved commit. */
+  commitSha?: Maybe<Scalars['String']['output']>;
+  /** When it was queued. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Step now running. */
+  currentStep?: Maybe<BuildStep>;
+  /** When it ended. */
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Detected build kind. */
+  framework?: Maybe<Scalars['String']['output']>;
+  /** Requested branch, tag or commit. */
+  gitRef: Scalars['String']['output'];
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** Log history, oldest first (at most 1,000 lines a page). */
+  logs: BuildLogConnection;
+  /** Human explanation of the outcome. */
+  message?: Maybe<Scalars['String']['output']>;
+  /** Per-project build number. */
+  number: Scalars['Int']['output'];
+  /** Project built. */
+  projectId: Scalars['ID']['output'];
+  /** Why it did not succeed: STEP_FAILED, TIMED_OUT, CANCELED, WORKER_LOST, DETECTION_FAILED, SOURCE_ERROR, RESOURCE_LIMIT, OUTPUT_LIMIT. */
+  reason?: Maybe<Scalars['String']['output']>;
+  /** When it started running. */
+  startedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Current status. */
+  status: BuildStatus;
+  /** Steps run so far, in order. */
+  steps: Array<BuildStepRun>;
+  /** What started it. */
+  trigger: BuildTrigger;
+};
+
+
+/** One build of a project at a git commit. */
+export type BuildLogsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<BuildLogFilter>;
+  first?: Scalars['Int']['input'];
+};
+
+/** A page of builds, newest first. */
+export type BuildConnection = {
+  __typename?: 'BuildConnection';
+  /** Builds with cursors. */
+  edges: Array<BuildEdge>;
+  /** Builds of this page. */
+  nodes: Array<Build>;
+  /** Pagination state. */
+  pageInfo: PageInfo;
+};
+
+/** An edge of a BuildConnection. */
+export type BuildEdge = {
+  __typename?: 'BuildEdge';
+  /** Cursor of this build. */
+  cursor: Scalars['String']['output'];
+  /** The build. */
+  node: Build;
+};
+
+/** A status or step change of a build. */
+export type BuildEvent = {
+  __typename?: 'BuildEvent';
+  /** When it changed. */
+  at: Scalars['DateTime']['output'];
+  /** Explanation. */
+  message?: Maybe<Scalars['String']['output']>;
+  /** Failure reason, when ended. */
+  reason?: Maybe<Scalars['String']['output']>;
+  /** Status after the change. */
+  status: BuildStatus;
+  /** Step running after the change. */
+  step?: Maybe<BuildStep>;
+};
+
+/** A batch of live log lines. */
+export type BuildLogBatch = {
+  __typename?: 'BuildLogBatch';
+  /** Pass as `after` to resume after this batch. */
+  cursor: Scalars['String']['output'];
+  /** Lines, in order. */
+  lines: Array<BuildLogLine>;
+};
+
+/** A page of build log lines, oldest first. */
+export type BuildLogConnection = {
+  __typename?: 'BuildLogConnection';
+  /** Lines of this page. */
+  lines: Array<BuildLogLine>;
+  /** Pass endCursor as `after`. */
+  pageInfo: PageInfo;
+};
+
+/** Narrow the log; all given conditions must hold. */
+export type BuildLogFilter = {
+  /** Text contained. */
+  search?: InputMaybe<Scalars['String']['input']>;
+  /** Steps. */
+  steps?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Streams. */
+  streams?: InputMaybe<Array<LogStream>>;
+};
+
+/** A line of build output. */
+export type BuildLogLine = {
+  __typename?: 'BuildLogLine';
+  /** When the line was emitted. */
+  at: Scalars['DateTime']['output'];
+  /** Per-build sequence number; the cursor. */
+  seq: Scalars['Int']['output'];
+  /** Step that printed it. */
+  step?: Maybe<Scalars['String']['output']>;
+  /** stdout, stderr or system. */
+  stream: LogStream;
+  /** The line, ANSI colour codes preserved. */
+  text: Scalars['String']['output'];
+  /** True when the line was cut at the limit. */
+  truncated: Scalars['Boolean']['output'];
+};
+
+/** Result of triggerBuild / cancelBuild. */
+export type BuildPayload = {
+  __typename?: 'BuildPayload';
+  /** The build, unless userErrors. */
+  build?: Maybe<Build>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Where a build is in its life. */
+export type BuildStatus =
+  | 'CANCELED'
+  | 'FAILED'
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'TIMED_OUT';
+
+/** A phase of a build. */
+export type BuildStep =
+  | 'BUILD'
+  | 'CLONE'
+  | 'INSTALL'
+  | 'PACKAGE';
+
+/** One step of a build with its timing. */
+export type BuildStepRun = {
+  __typename?: 'BuildStepRun';
+  /** Duration in milliseconds. */
+  durationMs?: Maybe<Scalars['Int']['output']>;
+  /** Exit code of the step's command. */
+  exitCode?: Maybe<Scalars['Int']['output']>;
+  /** End time. */
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** clone, install, build or package. */
+  name: Scalars['String']['output'];
+  /** Start time. */
+  startedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** running, succeeded, failed, canceled... */
+  status: Scalars['String']['output'];
+};
+
+/** What started a build. */
+export type BuildTrigger =
+  | 'MANUAL'
+  | 'PUSH';
+
+/** Build to cancel. */
+export type CancelBuildInput = {
+  /** Build to cancel. */
+  buildId: Scalars['ID']['input'];
+};
+
 /** A new team API key. */
 export type CreateApiKeyInput = {
   /** Optional expiry. */
@@ -345,11 +529,19 @@ export type LogOutPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Where a log line came from. */
+export type LogStream =
+  | 'STDERR'
+  | 'STDOUT'
+  | 'SYSTEM';
+
 /** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
 export type Mutation = {
   __typename?: 'Mutation';
   /** Join a team with an invitation token. */
   acceptTeamInvitation: TeamMemberPayload;
+  /** Cancel a queued or running build (stops within 2 s). */
+  cancelBuild: BuildPayload;
   /** Create a team API key (signed-in users only). */
   createApiKey: CreateApiKeyPayload;
   /** Create a project with production, preview and development. */
@@ -374,8 +566,14 @@ export type Mutation = {
   removeTeamMember: RemoveTeamMemberPayload;
   /** Revoke an API key at once. */
   revokeApiKey: RevokeApiKeyPayload;
+  /** New push-webhook secret; returns it and the URL once. */
+  rotateProjectWebhookSecret: RotateProjectWebhookSecretPayload;
+  /** Store (or clear) the token for a private repository. */
+  setProjectGitCredential: SetProjectGitCredentialPayload;
   /** Create an account (with a personal team) and sign in. */
   signUp: AuthPayload;
+  /** Queue a build (idempotent with idempotencyKey). */
+  triggerBuild: BuildPayload;
   /** Change a project's settings. */
   updateProject: ProjectPayload;
   /** Rename a team or change its slug. */
@@ -390,6 +588,12 @@ export type Mutation = {
 /** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
 export type MutationAcceptTeamInvitationArgs = {
   input: AcceptTeamInvitationInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationCancelBuildArgs = {
+  input: CancelBuildInput;
 };
 
 
@@ -466,8 +670,26 @@ export type MutationRevokeApiKeyArgs = {
 
 
 /** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationRotateProjectWebhookSecretArgs = {
+  input: RotateProjectWebhookSecretInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationSetProjectGitCredentialArgs = {
+  input: SetProjectGitCredentialInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
 export type MutationSignUpArgs = {
   input: SignUpInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationTriggerBuildArgs = {
+  input: TriggerBuildInput;
 };
 
 
@@ -514,6 +736,8 @@ export type Project = Node & {
   __typename?: 'Project';
   /** Overrides the build step. */
   buildCommand?: Maybe<Scalars['String']['output']>;
+  /** Builds of the project, newest first. */
+  builds: BuildConnection;
   /** Creation time. */
   createdAt: Scalars['DateTime']['output'];
   /** The project's environments. */
@@ -542,6 +766,13 @@ export type Project = Node & {
   startCommand?: Maybe<Scalars['String']['output']>;
   /** Last settings change. */
   updatedAt: Scalars['DateTime']['output'];
+};
+
+
+/** An app built from one git repository. */
+export type ProjectBuildsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: Scalars['Int']['input'];
 };
 
 /** A page of projects, oldest first. */
@@ -576,6 +807,8 @@ export type ProjectPayload = {
 /** Read entry points. */
 export type Query = {
   __typename?: 'Query';
+  /** A build by id. */
+  build: Build;
   /** Any object by global id. */
   node: Node;
   /** Objects by global id (at most 100); null where not found. */
@@ -588,6 +821,12 @@ export type Query = {
   teamBySlug: Team;
   /** Who is calling. UNAUTHENTICATED without credentials. */
   viewer: Viewer;
+};
+
+
+/** Read entry points. */
+export type QueryBuildArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -656,6 +895,40 @@ export type RevokeApiKeyPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Generate a new push-webhook secret (the old one stops working). */
+export type RotateProjectWebhookSecretInput = {
+  /** Project. */
+  projectId: Scalars['ID']['input'];
+};
+
+/** Result of rotateProjectWebhookSecret. The secret is shown once. */
+export type RotateProjectWebhookSecretPayload = {
+  __typename?: 'RotateProjectWebhookSecretPayload';
+  /** HMAC secret for X-Hub-Signature-256. */
+  secret?: Maybe<Scalars['String']['output']>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+  /** URL to send push events to. */
+  webhookUrl?: Maybe<Scalars['String']['output']>;
+};
+
+/** The token used to clone a private repository. */
+export type SetProjectGitCredentialInput = {
+  /** Project. */
+  projectId: Scalars['ID']['input'];
+  /** Token (write-only); null clears it. */
+  token?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** Result of setProjectGitCredential. */
+export type SetProjectGitCredentialPayload = {
+  __typename?: 'SetProjectGitCredentialPayload';
+  /** True when stored (or cleared). */
+  ok: Scalars['Boolean']['output'];
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
 /** A new account. */
 export type SignUpInput = {
   /** Email address (unique). */
@@ -666,13 +939,32 @@ export type SignUpInput = {
   password: Scalars['String']['input'];
 };
 
+/** Live streams over websockets (graphql-transport-ws or graphql-ws). */
 export type Subscription = {
   __typename?: 'Subscription';
+  /** The build's current status, then every status and step change; completes when the build ends. */
+  buildEvents: BuildEvent;
+  /** Log lines after `after` (a line's seq), replayed then live, in batches; completes when the build ends. Reconnect with the last cursor to miss nothing. A client too slow to keep up gets SUBSCRIBER_LAGGED with the cursor to resume from. */
+  buildLogs: BuildLogBatch;
   /** Audit events of the viewer's teams (entries the viewer may read), with optional heartbeats; completes after `first` events when given. */
   viewerEvents: ViewerEvent;
 };
 
 
+/** Live streams over websockets (graphql-transport-ws or graphql-ws). */
+export type SubscriptionBuildEventsArgs = {
+  buildId: Scalars['ID']['input'];
+};
+
+
+/** Live streams over websockets (graphql-transport-ws or graphql-ws). */
+export type SubscriptionBuildLogsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  buildId: Scalars['ID']['input'];
+};
+
+
+/** Live streams over websockets (graphql-transport-ws or graphql-ws). */
 export type SubscriptionViewerEventsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   heartbeatMs?: Scalars['Int']['input'];
@@ -764,6 +1056,18 @@ export type TeamRole =
   | 'DEVELOPER'
   | 'OWNER'
   | 'VIEWER';
+
+/** Build a project at a git ref. */
+export type TriggerBuildInput = {
+  /** Environment whose variables the build sees; default: production for the production branch, preview otherwise. */
+  environment?: InputMaybe<Scalars['String']['input']>;
+  /** Same key, same build: safe to retry. */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /** Project to build. */
+  projectId: Scalars['ID']['input'];
+  /** Branch, tag or commit; default: the production branch. */
+  ref?: InputMaybe<Scalars['String']['input']>;
+};
 
 /** Changes to a project; omitted fields stay as they are. */
 export type UpdateProjectInput = {

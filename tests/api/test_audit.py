@@ -242,6 +242,50 @@ async def test_every_mutation_writes_one_entry_with_its_request(api: Api, deps: 
         action="member.remove",
         target_type="TeamMember",
     )
+    q = """mutation($p: ID!) { setProjectGitCredential(input: {projectId: $p, token: "ghp_s3cret"})
+           { ok userErrors { code } } }"""
+    await rec.run(
+        "setProjectGitCredential",
+        q,
+        {"p": project["id"]},
+        owner_token,
+        action="project.git_credential_set",
+        target_type="Project",
+    )
+    q = """mutation($p: ID!) { rotateProjectWebhookSecret(input: {projectId: $p})
+           { secret webhookUrl userErrors { code } } }"""
+    hook = await rec.run(
+        "rotateProjectWebhookSecret",
+        q,
+        {"p": project["id"]},
+        owner_token,
+        action="project.webhook_secret_rotate",
+        target_type="Project",
+    )
+    q = """mutation($p: ID!) { updateProject(input: {projectId: $p, gitUrl: "https://example.com/r.git"})
+           { project { id } userErrors { code } } }"""
+    await api.ok(q, {"p": project["id"]}, token=owner_token)
+    q = """mutation($p: ID!) { triggerBuild(input: {projectId: $p, ref: "main"})
+           { build { id } userErrors { code } } }"""
+    build = (
+        await rec.run(
+            "triggerBuild",
+            q,
+            {"p": project["id"]},
+            owner_token,
+            action="build.trigger",
+            target_type="Build",
+        )
+    )["build"]
+    q = "mutation($b: ID!) { cancelBuild(input: {buildId: $b}) { build { status } userErrors { code } } }"
+    await rec.run(
+        "cancelBuild",
+        q,
+        {"b": build["id"]},
+        owner_token,
+        action="build.cancel",
+        target_type="Build",
+    )
     q = "mutation($id: ID!) { deleteProject(input: {projectId: $id}) { deletedProjectId userErrors { code } } }"
     await rec.run(
         "deleteProject",
@@ -264,6 +308,8 @@ async def test_every_mutation_writes_one_entry_with_its_request(api: Api, deps: 
             invitation["token"],
             logged["refreshToken"],
             refreshed["refreshToken"],
+            "ghp_s3cret",
+            hook["secret"],
         ],
     )
     # Deleting a team deletes its log with it; the deletion itself is kept outside the team.

@@ -65,9 +65,16 @@ ID_ARGS: dict[str, str] = {
     "invitationId": "TeamInvitation",
     "userId": "User",
     "actorUserId": "User",
+    "buildId": "Build",
 }
 # `id` / `ids` arguments: the type the root field fetches; "*" = every Node type.
-ID_FIELDS: dict[str, str] = {"team": "Team", "project": "Project", "node": "*", "nodes": "*"}
+ID_FIELDS: dict[str, str] = {
+    "team": "Team",
+    "project": "Project",
+    "build": "Build",
+    "node": "*",
+    "nodes": "*",
+}
 # Non-ID arguments that name team A's objects: (field, argument) -> attribute of TeamA.
 REFERENCE_ARGS: dict[tuple[str, str], str] = {("teamBySlug", "slug"): "team_slug"}
 # Root fields without any argument that names an existing object, and why they cannot
@@ -86,6 +93,8 @@ NO_TARGET: dict[str, str] = {
 SUBSCRIPTIONS: dict[str, str] = {
     "viewerEvents": "names no object: events of the viewer's own teams, authorized per "
     "event (tests/api/test_subscriptions.py)",
+    "buildLogs": "another team's build is NOT_FOUND (tests/builds/test_build_api.py)",
+    "buildEvents": "another team's build is NOT_FOUND (tests/builds/test_build_api.py)",
 }
 HOW_TO_EXTEND = (
     "Extend the mapping in tests/api/test_tenant_isolation.py: add the argument name to "
@@ -139,6 +148,12 @@ async def _team_a(api: Api) -> TeamA:
         {"input": {"teamId": owner.team_id, "email": invited, "role": "DEVELOPER"}},
         token=owner.token,
     )
+    build = await api.ok(
+        """mutation($p: ID!) { triggerBuild(input: {projectId: $p})
+           { build { id } userErrors { code } } }""",
+        {"p": project["id"]},
+        token=owner.token,
+    )
     members = (await api.ok(MEMBERS, {"t": owner.team_id}, token=owner.token))["team"]["members"]
     [owner_member] = [m["id"] for m in members if m["user"]["id"] == owner.user_id]
     entry = (await api.ok(AUDIT_IDS, {"t": owner.team_id}, token=owner.token))["team"]["auditLog"][
@@ -154,6 +169,7 @@ async def _team_a(api: Api) -> TeamA:
         "AuditLogEntry": entry,
         "User": owner.user_id,
         "TeamInvitation": inv["inviteTeamMember"]["invitation"]["id"],
+        "Build": build["triggerBuild"]["build"]["id"],
     }
     missing = set(NODE_TYPES) - set(objects)
     assert not missing, f"TeamA has no object of type(s) {sorted(missing)}. {HOW_TO_EXTEND}"

@@ -1,0 +1,119 @@
+"""GitHub-compatible push webhooks: signatures, de-duplication, the pushed commit built."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+
+from app.ids import parse_id
+from db import models
+from db.enums import BuildTrigger
+from tests.support.api import Api
+
+ROTATE = """mutation($p: ID!) { rotateProjectWebhookSecret(input: {projectId: $p}) {
+  secret webhookUrl userErrors { code } } }"""
+
+
+async def _hooked_project(api: Api):
+    acct = await api.sign_up("hooks")
+    project = await api.create_project(
+        acct.token, acct.team_id, name="web", gitUrl="https://git.example/web.git"
+    )
+    data = await api.ok(ROTATE, {"p": project["id"]}, token=acct.token)
+    hook = data["rotateProjectWebhookSecret"]
+    assert hook["secret"].startswith("whsec_")
+    assert hook["webhookUrl"].endswith(f"/webhooks/git/{project['id']}")
+    return acct, project, hook["secret"], "/webhooks/git/" + project["id"]
+
+
+def _push(branch: str, sha: str) -> bytes:
+    return json.dumps(
+        {"ref": f"refs/heads/{branch}", "after": sha, "repository": {"full_name": "acme/web"}}
+    ).encode()
+
+
+def _headers(secret: str, body: bytes, delivery: str, event: str = "push") -> dict[str, str]:
+    sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "x-github-event": event,
+        "x-github-delivery": delivery,
+        "x-hub-signature-256": f"sha256={sig}",
+        "content-type": "application/json",
+    }
+
+
+async def test_push_builds_the_pushed_commit_once(api: Api, deps) -> None:
+    _, project, secret, path = await _hooked_project(api)
+    sha = "a" * 40
+    body = _push("main", sha)
+    delivery = str(uuid.uuid4())
+    r = await api.client.post(path, content=body, headers=_headers(secret, body, delivery))
+    assert r.status_code == 202, r.text
+    result = r.json()
+    assert result["commit"] == sha and result["environment"] == "production"
+    async with deps.sessionmaker() as s:
+        build = await s.get(models.Build, uuid.UUID(result["buildId"]))
+        assert build.git_ref == sha and build.trigger == BuildTrigger.PUSH
+        assert build.project_id == parse_id(project["id"], "Project")
+    # GitHub redelivers: nothing new is built.
+    r = await api.client.post(path, content=body, headers=_headers(secret, body, delivery))
+    assert r.status_code == 200 and r.json()["duplicate"] is True
+    # Another branch builds a preview.
+    body = _push("feature/login", "b" * 40)
+    r = await api.client.post(path, content=body, headers=_headers(secret, body, "d2"))
+    assert r.status_code == 202 and r.json()["environment"] == "preview"
+
+
+async def test_bad_signature_is_rejected_and_builds_nothing(api: Api, deps) -> None:
+    _, project, secret, path = await _hooked_project(api)
+    body = _push("main", "c" * 40)
+    for headers in (
+        _headers("whsec_wrong", body, "x1"),
+        {**_headers(secret, body, "x2"), "x-hub-signature-256": "sha256=" + "0" * 64},
+        {k: v for k, v in _headers(secret, body, "x3").items() if k != "x-hub-signature-256"},
+    ):
+        r = await api.client.post(path, content=body, headers=headers)
+        assert r.status_code == 401
+    # Tampered body with the original signature.
+    r = await api.client.post(
+        path, content=body.replace(b"main", b"prod"), headers=_headers(secret, body, "x4")
+    )
+    assert r.status_code == 401
+    # Unknown or malformed project ids look the same as a bad signature.
+    for bad in ("/webhooks/git/nope", "/webhooks/git/" + project["id"][:-2] + "AA"):
+        r = await api.client.post(bad, content=body, headers=_headers(secret, body, "x5"))
+        assert r.status_code == 401
+    async with deps.sessionmaker() as s:
+        from sqlalchemy import func, select
+
+        count = await s.scalar(
+            select(func.count())
+            .select_from(models.Build)
+            .where(models.Build.project_id == parse_id(project["id"], "Project"))
+        )
+    assert count == 0
+
+
+async def test_ping_other_events_and_deletions(api: Api) -> None:
+    _, _, secret, path = await _hooked_project(api)
+    r = await api.client.post(path, content=b"{}", headers=_headers(secret, b"{}", "p1", "ping"))
+    assert r.status_code == 200 and r.json()["pong"] is True
+    r = await api.client.post(path, content=b"{}", headers=_headers(secret, b"{}", "p2", "issues"))
+    assert r.status_code == 202 and "ignored" in r.json()
+    body = _push("gone", "0" * 40)  # a deleted branch
+    r = await api.client.post(path, content=body, headers=_headers(secret, body, "p3"))
+    assert r.status_code == 202 and "ignored" in r.json()
+    r = await api.client.post(
+        path, content=b"not json", headers=_headers(secret, b"not json", "p4")
+    )
+    assert r.status_code == 400
+
+
+async def test_rotating_invalidates_the_old_secret(api: Api) -> None:
+    acct, project, old, path = await _hooked_project(api)
+    await api.ok(ROTATE, {"p": project["id"]}, token=acct.token)
+    body = _push("main", "d" * 40)
+    r = await api.client.post(path, content=body, headers=_headers(old, body, "r1"))
+    assert r.status_code == 401
