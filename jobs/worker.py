@@ -1,19 +1,26 @@
 """arq worker: WorkerSettings and the process entry point.
 
 Jobs are thin and idempotent; they call the same domain modules as the API.
-Builds and rollouts (later issues) add their job functions here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from typing import Any
 
+from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from app.deps import Deps
+from app.domain import builds
 from app.settings import Settings
+from jobs.builds import reconcile_builds, run_build
+
+# Margin over the build's own deadline, so the build times itself out (TIMED_OUT) first.
+BUILD_JOB_SLACK_S = 120
 
 
 async def ping(ctx: dict[str, Any]) -> str:
@@ -23,13 +30,37 @@ async def ping(ctx: dict[str, Any]) -> str:
 
 def worker_settings(settings: Settings) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["deps"] = await Deps.open(settings, with_queue=False)
+        deps = await Deps.open(settings, with_queue=False)
+        # Jobs enqueue follow-up jobs (the next queued build) through the worker's own pool.
+        deps.queue = ctx["redis"]
+        ctx["deps"] = deps
+        ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}"
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        await ctx["deps"].close()
+        deps = ctx["deps"]
+        deps.queue = None  # arq's own pool: arq closes it
+        await deps.close()
 
     return {
-        "functions": [ping],
+        "functions": [
+            ping,
+            # No result kept: a result key would stop the same build id being enqueued again
+            # (a build left QUEUED at the team's concurrency limit is enqueued once more).
+            func(
+                run_build,
+                name=builds.RUN_BUILD_JOB,
+                keep_result=0,
+                timeout=settings.build_timeout_seconds + BUILD_JOB_SLACK_S,
+            ),
+        ],
+        "cron_jobs": [
+            cron(
+                reconcile_builds,
+                second=set(range(0, 60, 10)),
+                run_at_startup=True,
+                timeout=60,
+            )
+        ],
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -17,7 +17,9 @@ async def _new_build(api, deps) -> uuid.UUID:
     data = await api.ok(
         """mutation($t: ID!) { createProject(input: {teamId: $t, name: "logs",
            gitUrl: "file:///nowhere"}) { project { id environments { id name } } } }""",
-        {"t": acct.team_id}, token=acct.token)
+        {"t": acct.team_id},
+        token=acct.token,
+    )
     from resolvers.ids import from_global_id
 
     project = data["createProject"]["project"]
@@ -26,10 +28,21 @@ async def _new_build(api, deps) -> uuid.UUID:
     _, team_id = from_global_id(acct.team_id)
     build_id = uuid.uuid4()
     async with transaction(deps, None) as uow:
-        uow.session.add(models.Build(
-            id=build_id, team_id=team_id, project_id=project_id, environment_id=env_id,
-            number=1, git_ref="main", trigger=BuildTrigger.MANUAL, status=BuildStatus.RUNNING,
-            steps=[], attempt=1, last_log_seq=0))
+        uow.session.add(
+            models.Build(
+                id=build_id,
+                team_id=team_id,
+                project_id=project_id,
+                environment_id=env_id,
+                number=1,
+                git_ref="main",
+                trigger=BuildTrigger.MANUAL,
+                status=BuildStatus.RUNNING,
+                steps=[],
+                attempt=1,
+                last_log_seq=0,
+            )
+        )
     return build_id
 
 
@@ -42,8 +55,9 @@ async def _finish(deps, build_id, status=BuildStatus.SUCCEEDED):
 
 async def _collect(deps, build_id, after=0):
     seqs, texts = [], []
-    async for batch in build_logs.follow(deps.sessionmaker, deps.events, build_id, after=after,
-                                         idle_timeout=1.0):
+    async for batch in build_logs.follow(
+        deps.sessionmaker, deps.events, build_id, after=after, idle_timeout=1.0
+    ):
         seqs += [ln.seq for ln in batch]
         texts += [ln.text for ln in batch]
     return seqs, texts
@@ -90,15 +104,18 @@ async def test_history_filters(api, deps):
         await w.write(LogStream.STDERR, "build", "\x1b[31merror\x1b[0m: 100% broken_thing")
         await w.write(LogStream.SYSTEM, "build", "step failed")
     async with deps.sessionmaker() as s:
-        errs = await build_logs.history(s, build_id, after=0, limit=10,
-                                        filter=LogFilter(streams=[LogStream.STDERR]))
+        errs = await build_logs.history(
+            s, build_id, after=0, limit=10, filter=LogFilter(streams=[LogStream.STDERR])
+        )
         assert [ln.seq for ln in errs] == [2]
         assert errs[0].text.startswith("\x1b[31m")  # ANSI colours preserved
-        pct = await build_logs.history(s, build_id, after=0, limit=10,
-                                       filter=LogFilter(search="100%"))
+        pct = await build_logs.history(
+            s, build_id, after=0, limit=10, filter=LogFilter(search="100%")
+        )
         assert [ln.seq for ln in pct] == [2]
-        none = await build_logs.history(s, build_id, after=0, limit=10,
-                                        filter=LogFilter(search="_thing", steps=["install"]))
+        none = await build_logs.history(
+            s, build_id, after=0, limit=10, filter=LogFilter(search="_thing", steps=["install"])
+        )
         assert none == []
 
 
@@ -121,8 +138,9 @@ async def test_replayed_batch_is_not_duplicated(api, deps):
 
 async def test_slow_subscriber_is_told_to_resume(api, deps):
     build_id = await _new_build(api, deps)
-    gen = build_logs.follow(deps.sessionmaker, deps.events, build_id, after=0,
-                            idle_timeout=1.0, max_queue=3)
+    gen = build_logs.follow(
+        deps.sessionmaker, deps.events, build_id, after=0, idle_timeout=1.0, max_queue=3
+    )
     first = asyncio.ensure_future(gen.__anext__())
     await asyncio.sleep(0.2)
     async with LogWriter(deps.sessionmaker, deps.events, build_id, last_seq=0) as w:
