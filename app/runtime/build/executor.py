@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from app.runtime.build.detect import Step
 from app.runtime.build.limits import StepLimits, make_preexec, resource_message, user_kwargs
 from app.runtime.build.lines import LineSplitter
+from app.runtime.pipes import close_pipes
 
 OnLine = Callable[[str, str], Awaitable[None]]
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -83,7 +83,7 @@ async def run_step(
     finally:
         # Also on our own cancellation: nothing the step started may outlive it.
         _signal_group(proc.pid, signal.SIGKILL)
-        await _drain(proc, pumps)
+        await close_pipes(proc, pumps, _DRAIN_S)
     if output.error is not None:
         raise output.error
     returncode = proc.returncode if proc.returncode is not None else -signal.SIGKILL
@@ -177,20 +177,6 @@ async def _exited(proc: asyncio.subprocess.Process) -> int:
     while proc.returncode is None:  # noqa: ASYNC110 - asyncio has no exit-only event
         await asyncio.sleep(_POLL_S)
     return proc.returncode
-
-
-async def _drain(proc: asyncio.subprocess.Process, pumps: "asyncio.Future[Any]") -> None:
-    # A process that left our session (setsid) can keep a pipe open forever; give up then.
-    try:
-        await asyncio.wait_for(asyncio.shield(pumps), _DRAIN_S)
-    except TimeoutError:
-        pumps.cancel()
-        await asyncio.gather(pumps, return_exceptions=True)
-        # asyncio offers no public way to drop the pipes of a Process; without this the
-        # transport stays open (and warns) for as long as the escaped process lives.
-        transport = getattr(proc, "_transport", None)
-        if transport is not None:
-            transport.close()
 
 
 def _result(

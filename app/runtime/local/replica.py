@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import SubprocessError
-from typing import Any
 
 from app.runtime.build.lines import LineSplitter
 from app.runtime.local import procs
 from app.runtime.local.output import ReleaseOutput
+from app.runtime.pipes import close_pipes
 from app.runtime.protocol import LogStreamName, ProcessState, ReplicaState
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class Replica:
             # straggler would keep the port, and nobody would ever stop it.
             procs.signal_group(proc.pid, signal.SIGKILL)
             await procs.terminate_marked(mark, 0.0)
-            await _close_pipes(proc, pumps)
+            await close_pipes(proc, pumps, _PIPE_GRACE_S)
             self._pid_file.unlink(missing_ok=True)
             self._output.flush()
             self.pid = None
@@ -219,18 +219,6 @@ async def _event_within(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-async def _close_pipes(proc: asyncio.subprocess.Process, pumps: asyncio.Future[Any]) -> None:
-    try:
-        await asyncio.wait_for(asyncio.shield(pumps), _PIPE_GRACE_S)
-    except TimeoutError:
-        pumps.cancel()
-        await asyncio.gather(pumps, return_exceptions=True)
-        # No public API drops the pipes of a Process whose holder escaped our signals.
-        transport = getattr(proc, "_transport", None)
-        if transport is not None:
-            transport.close()
 
 
 def _describe(code: int | None) -> str:
