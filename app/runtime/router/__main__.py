@@ -59,7 +59,9 @@ def config_from(args: argparse.Namespace) -> RouterConfig:
 
 
 async def serve(config: RouterConfig, redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+    # Timeouts so a stuck Redis delays a metrics flush instead of hanging it; pub/sub reads
+    # pass their own timeout, which takes precedence.
+    redis = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
     router = Router(config, redis)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

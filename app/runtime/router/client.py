@@ -73,6 +73,8 @@ class ClientConnection(asyncio.Protocol):
                 self.raw = ex
                 if rest := data[exc.args[0] :]:
                     ex.client_raw(rest)
+            elif not self.closing:  # CONNECT (refused in `begin`): the parser is done
+                self._bad_request()
         except HttpParserError:
             self._bad_request()
         finally:
@@ -113,7 +115,8 @@ class ClientConnection(asyncio.Protocol):
         self._count(len(name) + len(value) + 4)
         lname = name.lower()
         if lname == b"host":
-            self._host = value
+            # Two Host headers could route by one and reach the app with the other.
+            self._host = value if self._host is None else b""
         elif lname == b"content-length":
             self._length = value.strip() != b"0"
         elif lname == b"transfer-encoding":
@@ -131,6 +134,7 @@ class ClientConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         if self.closing:
+            self.current = None
             return
         p = self.parser
         if self.admin_port:

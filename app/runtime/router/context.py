@@ -38,6 +38,9 @@ class RouterConfig:
     reload_interval: float = 5.0
     flush_interval: float = 1.0
     drain_timeout: float = 10.0
+    # How often idle connections and response timeouts are checked (one pass for all
+    # connections instead of a timer per request).
+    sweep_interval: float = 1.0
     forwarded_proto: str = "http"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.runtime.router import wire
 from app.runtime.router.upstream import BodyKind, UpstreamConnection
@@ -77,9 +77,13 @@ class Exchange:
 
     def begin(self) -> None:
         ctx = self.ctx
+        if self.method == b"CONNECT":  # a forward-proxy verb: there is nothing to tunnel to
+            self.close_after = True
+            self.reply(405, "METHOD_NOT_ALLOWED", "CONNECT is not supported.")
+            return
         if not self.host:
             ctx.metrics.unrouted["bad_request"] += 1
-            self.reply(400, "MISSING_HOST", "The request has no Host header.")
+            self.reply(400, "BAD_HOST", "The request needs exactly one Host header.")
             return
         route = ctx.table.lookup(self.host)
         if route is None:
@@ -94,7 +98,8 @@ class Exchange:
         self.deployment = backend.deployment_id
         self.deployment_b = backend.deployment_id.encode()
         self.target = backend.upstream
-        self.waiting_since = self.conn.loop.time()
+        if self.request_done:
+            self.waiting_since = self.conn.loop.time()
         ctx.pool.acquire(backend.upstream, self)
 
     def request_body(self, data: bytes) -> None:
@@ -104,8 +109,14 @@ class Exchange:
 
     def request_end(self) -> None:
         self.request_done = True
-        if not self.finished and self.chunked_in:
+        if self.finished or self.deployment is None:
+            return
+        if self.chunked_in:
             self._send([wire.LAST_CHUNK])
+        if self.status == 0:
+            # The response timeout runs from the end of the request, not its start: a slow
+            # upload is not a slow app.
+            self.waiting_since = self.conn.loop.time()
 
     def client_raw(self, data: bytes) -> None:
         """Bytes after an upgrade request: websocket frames, passed on untouched."""
@@ -159,16 +170,7 @@ class Exchange:
             return
         if status < 200:  # 100 Continue, 103 Early Hints: pass on, keep waiting
             if self.http11:
-                self._write(
-                    wire.response_head(
-                        status,
-                        reason,
-                        headers,
-                        deployment=self.deployment_b,
-                        chunked=False,
-                        close=False,
-                    )
-                )
+                self._head(status, reason, headers, chunked=False, close=False)
             return
         self.status, self.body_kind, self.waiting_since = status, body, 0.0
         if not self.request_done or self.ctx.draining:
@@ -177,12 +179,7 @@ class Exchange:
             # Re-chunk for HTTP/1.1 so the client connection survives an unknown length.
             self.chunked_out = self.http11
             self.close_after = self.close_after or not self.http11
-        self._write(
-            wire.response_head(
-                status, reason, headers, deployment=self.deployment_b,
-                chunked=self.chunked_out, close=self.close_after,
-            )
-        )  # fmt: skip
+        self._head(status, reason, headers, chunked=self.chunked_out, close=self.close_after)
 
     def _upgraded(self, reason: bytes, headers: wire.Headers) -> None:
         if self.upgrade is None:  # a 101 nobody asked for: the app is confused
@@ -191,18 +188,13 @@ class Exchange:
             return
         value = next((v for _, v, lname in headers if lname == b"upgrade"), self.upgrade)
         self.status, self.waiting_since, self.t_head = 101, 0.0, time.perf_counter()
-        self._write(
-            wire.response_head(
-                101,
-                reason,
-                headers,
-                deployment=self.deployment_b,
-                chunked=False,
-                close=False,
-                upgrade=value,
-            )
-        )
+        self._head(101, reason, headers, chunked=False, close=False, upgrade=value)
         self.tunnel = True
+
+    def _head(self, status: int, reason: bytes, headers: wire.Headers, **framing: Any) -> None:
+        self._write(
+            wire.response_head(status, reason, headers, deployment=self.deployment_b, **framing)
+        )
 
     def response_body(self, data: bytes) -> None:
         if self.finished:
@@ -250,7 +242,7 @@ class Exchange:
                 # the request most likely never reached it. One retry on a fresh socket.
                 self.retried = True
                 self.pending, self.pending_size = [self.head], len(self.head)
-                self.ctx.pool.acquire(self.target, self)
+                self.ctx.pool.acquire(self.target, self, fresh=True)
             else:
                 self.reply(
                     502,

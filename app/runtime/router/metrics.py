@@ -10,7 +10,8 @@ Redis format (metering, insights and the rollout observer read it; several route
       status_1xx..status_5xx  responses by class; the router's own 502 (upstream refused or
                             broke) and 504 (no response head in time) count as status_5xx
       aborted               the client left before the response ended (no status counted)
-      bytes_in / bytes_out  bytes from / to the client, heads and bodies
+      bytes_in / bytes_out  bytes from / to the client: heads and bodies (chunked framing
+                            not counted); websocket frames both ways for a tunnel
       latency_us_sum        sum of latencies in microseconds
       latency_le_<ms>       requests whose latency is <= <ms> and above the previous bound:
                             per-bucket counts, NOT cumulative; bounds in ms are

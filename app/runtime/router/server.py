@@ -16,7 +16,6 @@ from app.runtime.router.context import Context, RouterConfig
 from app.runtime.router.sync import follow_routes
 
 log = logging.getLogger(__name__)
-SWEEP_SECONDS = 1.0
 
 
 class Router:
@@ -115,7 +114,7 @@ class Router:
     async def _sweep_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(SWEEP_SECONDS)
+            await asyncio.sleep(self.config.sweep_interval)
             now = loop.time()
             self.ctx.pool.sweep(now)
             for conn in list(self.ctx.connections):

@@ -200,9 +200,17 @@ class Pool:
         self.connecting = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def acquire(self, upstream: str, sink: Sink) -> None:
-        """Give `sink` a connection now (`upstream_ready`) or once connected (or failed)."""
+    def acquire(self, upstream: str, sink: Sink, *, fresh: bool = False) -> None:
+        """Give `sink` a connection now (`upstream_ready`) or once connected (or failed).
+
+        `fresh` skips the idle ones: after one turned out stale, its siblings likely are too
+        (the app restarted or they all passed its keep-alive timeout together).
+        """
         idle = self.idle.get(upstream)
+        if fresh and idle:
+            for conn in idle:
+                conn.close()
+            idle.clear()
         while idle:
             conn = idle.pop()
             if not conn.closed:
