@@ -37,7 +37,7 @@ schema: install
 	$(BIN)/stratus export-schema
 
 bench: install
-	$(BIN)/python -m bench.dashboard
+	$(BIN)/python -m bench.dashboard $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -86,6 +86,27 @@ class Settings(BaseSettings):
     rate_limit_refill_per_second: float = Field(default=10.0, gt=0)
     ws_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
+    # Deployments (rollouts on the local runtime behind the built-in router)
+    router_key_prefix: str = "stratus:router"
+    deploy_health_timeout_seconds: float = Field(default=2.0, gt=0)
+    deploy_health_interval_seconds: float = Field(default=1.0, gt=0)
+    # Probes before a release that never answers healthy is failed (no traffic ever moves).
+    deploy_health_retries: int = Field(default=30, ge=1)
+    # BLUE_GREEN traffic steps (percent to the new release), the last one must be 100.
+    deploy_steps: list[int] = Field(default_factory=lambda: [5, 50, 100])
+    # Each step below 100 is watched this long before the next one.
+    deploy_observe_seconds: float = Field(default=30.0, ge=0)
+    deploy_error_rate_threshold: float = Field(default=0.05, ge=0, le=1)
+    # Fewer requests than this in a step are too few to judge an error rate.
+    deploy_min_requests: int = Field(default=20, ge=1)
+    # A superseded release stays running this long so that rollback needs no restart.
+    deploy_retention_seconds: float = Field(default=3600.0, ge=0)
+    deploy_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    deploy_lost_after_seconds: float = Field(default=30.0, gt=0)
+    deploy_drain_seconds: float = Field(default=5.0, ge=0)
+    # A deployment waiting for its build gives up after this long.
+    deploy_build_wait_seconds: float = Field(default=3600.0, gt=0)
+
     @field_validator("secret_keys")
     @classmethod
     def _keys_parse(cls, value: str) -> str:

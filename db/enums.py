@@ -62,3 +62,58 @@ class LogStream(enum.StrEnum):
     STDOUT = "stdout"
     STDERR = "stderr"
     SYSTEM = "system"
+
+
+class DeploymentStrategy(enum.StrEnum):
+    IMMEDIATE = "immediate"
+    ROLLING = "rolling"
+    BLUE_GREEN = "blue_green"
+    CANARY = "canary"
+
+
+class DeploymentStatus(enum.StrEnum):
+    QUEUED = "queued"
+    BUILDING = "building"
+    DEPLOYING = "deploying"
+    VERIFYING = "verifying"
+    PROMOTING = "promoting"
+    ACTIVE = "active"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    ROLLED_BACK = "rolled_back"
+    SUPERSEDED = "superseded"
+
+    @property
+    def is_terminal(self) -> bool:
+        """The rollout is over (an ACTIVE or SUPERSEDED release may still serve later)."""
+        return self in _DEPLOYMENT_ENDED
+
+    @property
+    def in_rollout(self) -> bool:
+        """A rollout job owns the deployment (fenced by worker id and attempt)."""
+        return self in (
+            DeploymentStatus.BUILDING,
+            DeploymentStatus.DEPLOYING,
+            DeploymentStatus.VERIFYING,
+            DeploymentStatus.PROMOTING,
+        )
+
+
+_DEPLOYMENT_ENDED = frozenset(
+    {
+        DeploymentStatus.ACTIVE,
+        DeploymentStatus.FAILED,
+        DeploymentStatus.CANCELED,
+        DeploymentStatus.ROLLED_BACK,
+        DeploymentStatus.SUPERSEDED,
+    }
+)
+
+
+class DeploymentEventKind(enum.StrEnum):
+    STATUS = "status"
+    BUILD = "build"
+    HEALTH = "health"
+    TRAFFIC = "traffic"
+    OBSERVATION = "observation"
+    ROLLBACK = "rollback"

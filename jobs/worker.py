@@ -15,12 +15,17 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from app.deps import Deps
-from app.domain import builds
+from app.domain import builds, deployments
+from app.runtime.build.artifacts import FilesystemArtifactStore
+from app.runtime.local import LocalRuntime
 from app.settings import Settings
 from jobs.builds import reconcile_builds, run_build
+from jobs.deployments import reconcile_deployments, run_rollout
 
 # Margin over the build's own deadline, so the build times itself out (TIMED_OUT) first.
 BUILD_JOB_SLACK_S = 120
+# A rollout may wait for its build, then start, check and observe the release.
+ROLLOUT_JOB_SLACK_S = 1800
 
 
 async def ping(ctx: dict[str, Any]) -> str:
@@ -35,8 +40,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         deps.queue = ctx["redis"]
         ctx["deps"] = deps
         ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}"
+        # Releases are this process's children: they stop with the worker (aclose).
+        ctx["runtime"] = LocalRuntime(
+            settings.state_dir, FilesystemArtifactStore(settings.artifacts_dir)
+        )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["runtime"].aclose()
         deps = ctx["deps"]
         deps.queue = None  # arq's own pool: arq closes it
         await deps.close()
@@ -52,6 +62,12 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 keep_result=0,
                 timeout=settings.build_timeout_seconds + BUILD_JOB_SLACK_S,
             ),
+            func(
+                run_rollout,
+                name=deployments.RUN_ROLLOUT_JOB,
+                keep_result=0,
+                timeout=settings.deploy_build_wait_seconds + ROLLOUT_JOB_SLACK_S,
+            ),
         ],
         "cron_jobs": [
             cron(
@@ -59,7 +75,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 second=set(range(0, 60, 10)),
                 run_at_startup=True,
                 timeout=60,
-            )
+            ),
+            cron(
+                reconcile_deployments,
+                second=set(range(5, 60, 10)),
+                run_at_startup=True,
+                timeout=60,
+            ),
         ],
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": startup,

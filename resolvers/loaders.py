@@ -37,9 +37,13 @@ T = TypeVar("T")
 MaybeAwaitable: TypeAlias = T | Awaitable[T]
 
 
-def selects(info: Info[Any, Any], *path: str) -> bool:
-    """Whether the current field's selection reaches `path` (field names; fragments too)."""
-    return any(_reaches(f.selections, path) for f in info.selected_fields)
+def selects(info: Info[Any, Any], *paths: str) -> bool:
+    """Whether the current field's selection reaches any of `paths` ("nodes.environments").
+
+    Fragments are looked through; `@skip`/`@include` are not (a needless read at worst).
+    """
+    fields = info.selected_fields
+    return any(_reaches(f.selections, p.split(".")) for p in paths for f in fields)
 
 
 def _reaches(selections: Sequence[Selection], path: Sequence[str]) -> bool:
@@ -64,19 +68,20 @@ class ProjectChildren:
     """Environments by project id and, when selected, variables by environment id."""
 
     environments: dict[uuid.UUID, list[models.Environment]]
-    variables: dict[uuid.UUID, list[models.EnvironmentVariable]] | None
+    variables: dict[uuid.UUID, list[variables.VariableMetadata]] | None
 
 
 async def project_children(
     session: AsyncSession, project_ids: Sequence[uuid.UUID], *, with_variables: bool
 ) -> ProjectChildren:
-    """Two statements at most, for any number of projects already authorized."""
-    envs = await projects.environments_of(session, project_ids)
+    """One statement, for any number of projects already authorized."""
     if not with_variables:
+        envs = await projects.environments_of(session, project_ids)
         return ProjectChildren(grouped(envs, lambda e: e.project_id), None)
-    rows = await variables.variables_of(session, [e.id for e in envs])
+    pairs = await projects.environments_with_variables_of(session, project_ids)
     return ProjectChildren(
-        grouped(envs, lambda e: e.project_id), grouped(rows, lambda v: v.environment_id)
+        grouped((env for env, _ in pairs), lambda e: e.project_id),
+        {env.id: items for env, items in pairs},
     )
 
 
@@ -104,6 +109,9 @@ class Loaders:
             sessionmaker, variables.variables_of, lambda r: r.environment_id
         )
         self.members_by_team = _batched(sessionmaker, teams.members_of, lambda r: r.team_id)
+        self.members_with_users_by_team = _batched(
+            sessionmaker, teams.members_with_users_of, lambda r: r[0].team_id
+        )
 
         async def users(keys: list[uuid.UUID]) -> list[models.User | None]:
             async with sessionmaker() as session:

@@ -8,13 +8,23 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import accounts, api_keys, audit, builds, projects, teams, variables
+from app.domain import (
+    accounts,
+    api_keys,
+    audit,
+    builds,
+    deployments,
+    projects,
+    teams,
+    variables,
+)
 from app.domain.principal import Principal
 from app.errors import NotFound
 from resolvers.audit import AuditLogEntry
 from resolvers.builds import Build
 from resolvers.common import Node
 from resolvers.context import Info
+from resolvers.deployments import Deployment
 from resolvers.identity import ApiKey
 from resolvers.ids import from_global_id
 from resolvers.projects import Environment, EnvironmentVariable, Project
@@ -64,8 +74,15 @@ async def _build(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
     return Build.from_row(await builds.get_build(s, p, build_id=i))
 
 
+async def _deployment(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
+    row = await deployments.get_deployment(s, p, deployment_id=i)
+    names = await deployments.environment_names(s, {row.environment_id})
+    return Deployment.from_row(row, names.get(row.environment_id, ""))
+
+
 FETCHERS: dict[str, Fetch] = {
     "Build": _build,
+    "Deployment": _deployment,
     "Team": _team,
     "Project": _project,
     "Environment": _environment,

@@ -16,6 +16,7 @@ from db.enums import EnvironmentKind, Framework
 from resolvers.builds import BuildConnection, build_page
 from resolvers.common import Node, PageInfo, UserError, run_mutation
 from resolvers.context import Info
+from resolvers.deployments import Deployment, DeploymentConnection, active_list, deployment_page
 from resolvers.ids import parse_id, to_global_id
 from resolvers.loaders import MaybeAwaitable, ProjectChildren, project_children, selects
 
@@ -33,7 +34,9 @@ class EnvironmentVariable(Node):
     updated_at: datetime = strawberry.field(description="When the value last changed.")
 
     @classmethod
-    def from_row(cls, row: models.EnvironmentVariable) -> EnvironmentVariable:
+    def from_row(
+        cls, row: models.EnvironmentVariable | variables.VariableMetadata
+    ) -> EnvironmentVariable:
         return cls(
             id=strawberry.ID(to_global_id("EnvironmentVariable", row.id)),
             key=row.key,
@@ -56,7 +59,8 @@ class Environment(Node):
     def from_row(
         cls,
         row: models.Environment,
-        variables: Sequence[models.EnvironmentVariable] | None = None,
+        variable_rows: Sequence[models.EnvironmentVariable | variables.VariableMetadata]
+        | None = None,
     ) -> Environment:
         return cls(
             id=strawberry.ID(to_global_id("Environment", row.id)),
@@ -65,7 +69,9 @@ class Environment(Node):
             created_at=row.created_at,
             row_id=row.id,
             prefetched_variables=(
-                None if variables is None else [EnvironmentVariable.from_row(v) for v in variables]
+                None
+                if variable_rows is None
+                else [EnvironmentVariable.from_row(v) for v in variable_rows]
             ),
         )
 
@@ -129,6 +135,20 @@ class Project(Node):
     ) -> BuildConnection:
         return await build_page(info, self.row_id, first, after)
 
+    @strawberry.field(description="Deployments of the project, newest first.")
+    async def deployments(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> DeploymentConnection:
+        return await deployment_page(info, self.row_id, first, after)
+
+    @strawberry.field(
+        description="Deployments the router sends traffic to in an environment, with weights."
+    )
+    async def active_deployments(
+        self, info: Info, environment: str = "production"
+    ) -> list[Deployment]:
+        return await active_list(info, self.row_id, environment)
+
     @strawberry.field(description="The project's environments.", graphql_type=list[Environment])
     def environments(self, info: Info) -> MaybeAwaitable[list[Environment]]:
         if self.prefetched_environments is not None:
@@ -157,11 +177,9 @@ async def project_page(
     info: Info, team_id: uuid.UUID, first: int, after: str | None
 ) -> ProjectConnection:
     """A page of the team's projects with every selected level below it, in one session."""
-    environments = selects(info, "nodes", "environments") or selects(
-        info, "edges", "node", "environments"
-    )
-    with_variables = selects(info, "nodes", "environments", "variables") or selects(
-        info, "edges", "node", "environments", "variables"
+    environments = selects(info, "nodes.environments", "edges.node.environments")
+    with_variables = selects(
+        info, "nodes.environments.variables", "edges.node.environments.variables"
     )
     async with info.context.session() as s:
         page = await projects.list_projects(
@@ -187,9 +205,9 @@ def _environments(
 ) -> list[Environment] | None:
     if children is None:
         return None
-    variables = children.variables
+    by_environment = children.variables
     return [
-        Environment.from_row(e, None if variables is None else variables.get(e.id, []))
+        Environment.from_row(e, None if by_environment is None else by_environment.get(e.id, []))
         for e in children.environments.get(project_id, [])
     ]
 

@@ -22,6 +22,11 @@ from app.settings import Settings
 from resolvers.builds import BuildMutations, BuildQueries, BuildSubscriptions
 from resolvers.common import Node
 from resolvers.context import Info
+from resolvers.deployments import (
+    DeploymentMutations,
+    DeploymentQueries,
+    DeploymentSubscriptions,
+)
 from resolvers.extensions import QueryCost, convert_error
 from resolvers.identity import IdentityMutations
 from resolvers.node import fetch_node, fetch_node_or_none
@@ -45,7 +50,7 @@ class Viewer:
 
 
 @strawberry.type(description="Read entry points.")
-class Query(ProjectQueries, TeamQueries, BuildQueries):
+class Query(ProjectQueries, TeamQueries, BuildQueries, DeploymentQueries):
     @strawberry.field(description="Who is calling. UNAUTHENTICATED without credentials.")
     async def viewer(self, info: Info) -> Viewer:
         from app.domain import accounts
@@ -80,12 +85,14 @@ class Query(ProjectQueries, TeamQueries, BuildQueries):
     description="Write entry points. Each takes one `input` and returns a payload "
     "with `userErrors`."
 )
-class Mutation(IdentityMutations, TeamMutations, ProjectMutations, BuildMutations):
+class Mutation(
+    IdentityMutations, TeamMutations, ProjectMutations, BuildMutations, DeploymentMutations
+):
     pass
 
 
 @strawberry.type(description="Live streams over websockets (graphql-transport-ws or graphql-ws).")
-class Subscription(ViewerSubscriptions, BuildSubscriptions):
+class Subscription(ViewerSubscriptions, BuildSubscriptions, DeploymentSubscriptions):
     pass
 
 

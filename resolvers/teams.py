@@ -72,11 +72,11 @@ class Team(Node):
     @strawberry.field(description="Members with their roles.")
     async def members(self, info: Info) -> list[TeamMember]:
         loaders = info.context.loaders
+        if selects(info, "user"):  # one statement for both levels
+            pairs = await loaders.members_with_users_by_team.load(self.row_id)
+            return [TeamMember.from_row(member, user) for member, user in pairs]
         rows = await loaders.members_by_team.load(self.row_id)
-        if not selects(info, "user"):
-            return [TeamMember.from_row(r) for r in rows]
-        users = await loaders.users.load_many([r.user_id for r in rows])
-        return [TeamMember.from_row(r, u) for r, u in zip(rows, users, strict=True)]
+        return [TeamMember.from_row(r) for r in rows]
 
     @strawberry.field(description="Projects of the team, oldest first.")
     async def projects(

@@ -359,6 +359,19 @@ async def users_of(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> list
     return list(rows.all())
 
 
+async def members_with_users_of(
+    session: AsyncSession, team_ids: Sequence[uuid.UUID]
+) -> list[tuple[models.TeamMember, models.User]]:
+    """members_of with each member's user, in one statement; callers have authorized the teams."""
+    rows = await session.execute(
+        select(models.TeamMember, models.User)
+        .join(models.User, models.User.id == models.TeamMember.user_id)
+        .where(models.TeamMember.team_id.in_(team_ids))
+        .order_by(models.TeamMember.created_at, models.TeamMember.id)
+    )
+    return [(member, user) for member, user in rows]
+
+
 async def get_member(
     session: AsyncSession, principal: Principal | None, *, member_id: uuid.UUID
 ) -> models.TeamMember:

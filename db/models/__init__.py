@@ -3,6 +3,7 @@
 from db.base import Base
 from db.models.audit import AuditLogEntry
 from db.models.builds import Build, BuildLogLine, WebhookDelivery
+from db.models.deployments import Deployment, DeploymentEvent
 from db.models.identity import ApiKey, RefreshToken, User
 from db.models.projects import Environment, EnvironmentVariable, Project
 from db.models.teams import Team, TeamInvitation, TeamMember
@@ -13,6 +14,8 @@ __all__ = [
     "Base",
     "Build",
     "BuildLogLine",
+    "Deployment",
+    "DeploymentEvent",
     "Environment",
     "EnvironmentVariable",
     "Project",

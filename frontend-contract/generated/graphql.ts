@@ -129,6 +129,76 @@ export type BuildEventsSubscriptionVariables = Exact<{
 
 export type BuildEventsSubscription = { buildEvents: { status: Types.BuildStatus, step: Types.BuildStep | null, reason: string | null, message: string | null, at: string } };
 
+export type DeploymentFieldsFragment = { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null };
+
+export type ProjectDeploymentsQueryVariables = Exact<{
+  projectId: string | number;
+  first?: number;
+  after?: string | null | undefined;
+}>;
+
+
+export type ProjectDeploymentsQuery = { project: { id: string, deployments: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null }> } } };
+
+export type ActiveDeploymentsQueryVariables = Exact<{
+  projectId: string | number;
+  environment?: string;
+}>;
+
+
+export type ActiveDeploymentsQuery = { project: { id: string, activeDeployments: Array<{ id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null }> } };
+
+export type DeploymentByIdQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeploymentByIdQuery = { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } };
+
+export type DeployMutationVariables = Exact<{
+  input: Types.DeployInput;
+}>;
+
+
+export type DeployMutation = { deploy: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type CancelDeploymentMutationVariables = Exact<{
+  deploymentId: string | number;
+}>;
+
+
+export type CancelDeploymentMutation = { cancelDeployment: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type PromoteDeploymentMutationVariables = Exact<{
+  deploymentId: string | number;
+}>;
+
+
+export type PromoteDeploymentMutation = { promoteDeployment: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type SetTrafficSplitMutationVariables = Exact<{
+  deploymentId: string | number;
+  weight: number;
+}>;
+
+
+export type SetTrafficSplitMutation = { setTrafficSplit: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type RollbackDeploymentMutationVariables = Exact<{
+  deploymentId: string | number;
+}>;
+
+
+export type RollbackDeploymentMutation = { rollbackDeployment: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, serving: Array<{ id: string, trafficWeight: number }>, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+
+export type DeploymentTimelineSubscriptionVariables = Exact<{
+  deploymentId: string | number;
+  after?: string | null | undefined;
+}>;
+
+
+export type DeploymentTimelineSubscription = { deploymentEvents: { seq: number, at: string, kind: Types.DeploymentEventKind, status: Types.DeploymentStatus, step: string | null, message: string | null, payload: unknown } };
+
 export type UserErrorFieldsFragment = { code: Types.UserErrorCode, message: string, field: Array<string> | null };
 
 export type PageInfoFieldsFragment = { hasNextPage: boolean, endCursor: string | null };

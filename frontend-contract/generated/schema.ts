@@ -426,6 +426,144 @@ export type DeleteTeamPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Release a build (or build a git ref first) to an environment. */
+export type DeployInput = {
+  /** Release this build (give this or gitRef). */
+  buildId?: InputMaybe<Scalars['ID']['input']>;
+  /** CANARY: initial percent to the new release (default 10). */
+  canaryWeight?: InputMaybe<Scalars['Int']['input']>;
+  /** Environment name. */
+  environment?: Scalars['String']['input'];
+  /** Build this ref first (give this or buildId). */
+  gitRef?: InputMaybe<Scalars['String']['input']>;
+  /** Same key, same deployment: safe to retry. */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /** Project to deploy. */
+  projectId: Scalars['ID']['input'];
+  /** Processes to run (1-32). */
+  replicas?: Scalars['Int']['input'];
+  /** How traffic moves. */
+  strategy?: DeploymentStrategy;
+};
+
+/** A build released to an environment. */
+export type Deployment = Node & {
+  __typename?: 'Deployment';
+  /** The build released. */
+  buildId: Scalars['ID']['output'];
+  /** When it was requested. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Environment name. */
+  environment: Scalars['String']['output'];
+  /** When its rollout ended. */
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Globally unique, opaque id. */
+  id: Scalars['ID']['output'];
+  /** Human explanation of the outcome. */
+  message?: Maybe<Scalars['String']['output']>;
+  /** Per-project deployment number. */
+  number: Scalars['Int']['output'];
+  /** Project. */
+  projectId: Scalars['ID']['output'];
+  /** Why it ended badly: BUILD_FAILED, START_FAILED, HEALTH_CHECK_FAILED, ERROR_RATE, WORKER_LOST, CANCELED, ROLLED_BACK, INTERNAL_ERROR. */
+  reason?: Maybe<Scalars['String']['output']>;
+  /** Processes serving the release. */
+  replicas: Scalars['Int']['output'];
+  /** A superseded release stays warm for instant rollback until then. */
+  retainedUntil?: Maybe<Scalars['DateTime']['output']>;
+  /** When its rollout started. */
+  startedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Current status. */
+  status: DeploymentStatus;
+  /** Rollout strategy. */
+  strategy: DeploymentStrategy;
+  /** Percent of the environment's requests the router sends here now. */
+  trafficWeight: Scalars['Int']['output'];
+};
+
+/** A page of deployments, newest first. */
+export type DeploymentConnection = {
+  __typename?: 'DeploymentConnection';
+  /** Deployments with cursors. */
+  edges: Array<DeploymentEdge>;
+  /** Deployments of this page. */
+  nodes: Array<Deployment>;
+  /** Pagination state. */
+  pageInfo: PageInfo;
+};
+
+/** An edge of a DeploymentConnection. */
+export type DeploymentEdge = {
+  __typename?: 'DeploymentEdge';
+  /** Cursor of this deployment. */
+  cursor: Scalars['String']['output'];
+  /** The deployment. */
+  node: Deployment;
+};
+
+/** A step of a deployment's timeline. */
+export type DeploymentEvent = {
+  __typename?: 'DeploymentEvent';
+  /** When it happened. */
+  at: Scalars['DateTime']['output'];
+  /** What it is about. */
+  kind: DeploymentEventKind;
+  /** Human description. */
+  message?: Maybe<Scalars['String']['output']>;
+  /** Typed details: traffic {from,to,split}, health {attempts,status}, observation/rollback {requests,errors5xx,errorRate,threshold,reason}. */
+  payload: Scalars['JSON']['output'];
+  /** Per-deployment sequence number; the cursor. */
+  seq: Scalars['Int']['output'];
+  /** Deployment status after it. */
+  status: DeploymentStatus;
+  /** Traffic step, e.g. `50%`. */
+  step?: Maybe<Scalars['String']['output']>;
+};
+
+/** What a timeline event is about. */
+export type DeploymentEventKind =
+  | 'BUILD'
+  | 'HEALTH'
+  | 'OBSERVATION'
+  | 'ROLLBACK'
+  | 'STATUS'
+  | 'TRAFFIC';
+
+/** A deployment to act on. */
+export type DeploymentIdInput = {
+  /** Deployment. */
+  deploymentId: Scalars['ID']['input'];
+};
+
+/** Result of deploy, cancel, promote and setTrafficSplit. */
+export type DeploymentPayload = {
+  __typename?: 'DeploymentPayload';
+  /** Unless userErrors. */
+  deployment?: Maybe<Deployment>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
+/** Where a deployment is in its life. */
+export type DeploymentStatus =
+  | 'ACTIVE'
+  | 'BUILDING'
+  | 'CANCELED'
+  | 'DEPLOYING'
+  | 'FAILED'
+  | 'PROMOTING'
+  | 'QUEUED'
+  | 'ROLLED_BACK'
+  | 'SUPERSEDED'
+  | 'VERIFYING';
+
+/** How traffic moves to a new release. */
+export type DeploymentStrategy =
+  | 'BLUE_GREEN'
+  | 'CANARY'
+  | 'IMMEDIATE'
+  | 'ROLLING';
+
 /** A deploy target of a project: production, preview or development. */
 export type Environment = Node & {
   __typename?: 'Environment';
@@ -542,6 +680,8 @@ export type Mutation = {
   acceptTeamInvitation: TeamMemberPayload;
   /** Cancel a queued or running build (stops within 2 s). */
   cancelBuild: BuildPayload;
+  /** Stop a rollout; traffic returns to the earlier release. */
+  cancelDeployment: DeploymentPayload;
   /** Create a team API key (signed-in users only). */
   createApiKey: CreateApiKeyPayload;
   /** Create a project with production, preview and development. */
@@ -554,22 +694,30 @@ export type Mutation = {
   deleteProject: DeleteProjectPayload;
   /** Delete a team and everything in it (owners only). */
   deleteTeam: DeleteTeamPayload;
+  /** Deploy a build or a git ref (idempotent with a key). */
+  deploy: DeploymentPayload;
   /** Invite someone by email; returns a one-time token. */
   inviteTeamMember: InviteTeamMemberPayload;
   /** Sign in with email and password. */
   logIn: AuthPayload;
   /** Revoke a session and its tokens. */
   logOut: LogOutPayload;
+  /** Send all traffic to a waiting canary. */
+  promoteDeployment: DeploymentPayload;
   /** Exchange a refresh token for new tokens. Reusing an old refresh token revokes the whole session (UNAUTHENTICATED). */
   refreshSession: AuthPayload;
   /** Remove a member; the last owner cannot be removed. */
   removeTeamMember: RemoveTeamMemberPayload;
   /** Revoke an API key at once. */
   revokeApiKey: RevokeApiKeyPayload;
+  /** Serve a retained release again at once (no rebuild, no restart). */
+  rollbackDeployment: RollbackDeploymentPayload;
   /** New push-webhook secret; returns it and the URL once. */
   rotateProjectWebhookSecret: RotateProjectWebhookSecretPayload;
   /** Store (or clear) the token for a private repository. */
   setProjectGitCredential: SetProjectGitCredentialPayload;
+  /** Change a waiting canary's share of the traffic. */
+  setTrafficSplit: DeploymentPayload;
   /** Create an account (with a personal team) and sign in. */
   signUp: AuthPayload;
   /** Queue a build (idempotent with idempotencyKey). */
@@ -594,6 +742,12 @@ export type MutationAcceptTeamInvitationArgs = {
 /** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
 export type MutationCancelBuildArgs = {
   input: CancelBuildInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationCancelDeploymentArgs = {
+  input: DeploymentIdInput;
 };
 
 
@@ -634,6 +788,12 @@ export type MutationDeleteTeamArgs = {
 
 
 /** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationDeployArgs = {
+  input: DeployInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
 export type MutationInviteTeamMemberArgs = {
   input: InviteTeamMemberInput;
 };
@@ -648,6 +808,12 @@ export type MutationLogInArgs = {
 /** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
 export type MutationLogOutArgs = {
   input: LogOutInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationPromoteDeploymentArgs = {
+  input: DeploymentIdInput;
 };
 
 
@@ -670,6 +836,12 @@ export type MutationRevokeApiKeyArgs = {
 
 
 /** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationRollbackDeploymentArgs = {
+  input: DeploymentIdInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
 export type MutationRotateProjectWebhookSecretArgs = {
   input: RotateProjectWebhookSecretInput;
 };
@@ -678,6 +850,12 @@ export type MutationRotateProjectWebhookSecretArgs = {
 /** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
 export type MutationSetProjectGitCredentialArgs = {
   input: SetProjectGitCredentialInput;
+};
+
+
+/** Write entry points. Each takes one `input` and returns a payload with `userErrors`. */
+export type MutationSetTrafficSplitArgs = {
+  input: SetTrafficSplitInput;
 };
 
 
@@ -734,12 +912,16 @@ export type PageInfo = {
 /** An app built from one git repository. */
 export type Project = Node & {
   __typename?: 'Project';
+  /** Deployments the router sends traffic to in an environment, with weights. */
+  activeDeployments: Array<Deployment>;
   /** Overrides the build step. */
   buildCommand?: Maybe<Scalars['String']['output']>;
   /** Builds of the project, newest first. */
   builds: BuildConnection;
   /** Creation time. */
   createdAt: Scalars['DateTime']['output'];
+  /** Deployments of the project, newest first. */
+  deployments: DeploymentConnection;
   /** The project's environments. */
   environments: Array<Environment>;
   /** Build kind; `auto` detects it. */
@@ -770,7 +952,20 @@ export type Project = Node & {
 
 
 /** An app built from one git repository. */
+export type ProjectActiveDeploymentsArgs = {
+  environment?: Scalars['String']['input'];
+};
+
+
+/** An app built from one git repository. */
 export type ProjectBuildsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: Scalars['Int']['input'];
+};
+
+
+/** An app built from one git repository. */
+export type ProjectDeploymentsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: Scalars['Int']['input'];
 };
@@ -809,6 +1004,8 @@ export type Query = {
   __typename?: 'Query';
   /** A build by id. */
   build: Build;
+  /** A deployment by id. */
+  deployment: Deployment;
   /** Any object by global id. */
   node: Node;
   /** Objects by global id (at most 100); null where not found. */
@@ -826,6 +1023,12 @@ export type Query = {
 
 /** Read entry points. */
 export type QueryBuildArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Read entry points. */
+export type QueryDeploymentArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -895,6 +1098,17 @@ export type RevokeApiKeyPayload = {
   userErrors: Array<UserError>;
 };
 
+/** Result of rollbackDeployment: what serves from now on. */
+export type RollbackDeploymentPayload = {
+  __typename?: 'RollbackDeploymentPayload';
+  /** The release now serving. */
+  deployment?: Maybe<Deployment>;
+  /** Every release with traffic. */
+  serving: Array<Deployment>;
+  /** Input problems. */
+  userErrors: Array<UserError>;
+};
+
 /** Generate a new push-webhook secret (the old one stops working). */
 export type RotateProjectWebhookSecretInput = {
   /** Project. */
@@ -929,6 +1143,14 @@ export type SetProjectGitCredentialPayload = {
   userErrors: Array<UserError>;
 };
 
+/** A waiting canary's share of the traffic. */
+export type SetTrafficSplitInput = {
+  /** The canary deployment. */
+  deploymentId: Scalars['ID']['input'];
+  /** Percent to the canary; the rest to the old one. */
+  weight: Scalars['Int']['input'];
+};
+
 /** A new account. */
 export type SignUpInput = {
   /** Email address (unique). */
@@ -946,6 +1168,8 @@ export type Subscription = {
   buildEvents: BuildEvent;
   /** Log lines after `after` (a line's seq), replayed then live, in batches; completes when the build ends. Reconnect with the last cursor to miss nothing. A client too slow to keep up gets SUBSCRIBER_LAGGED with the cursor to resume from. */
   buildLogs: BuildLogBatch;
+  /** Timeline events after `after` (an event's seq), replayed then live; completes when the rollout ends. Reconnect with the last seq to miss nothing. */
+  deploymentEvents: DeploymentEvent;
   /** Audit events of the viewer's teams (entries the viewer may read), with optional heartbeats; completes after `first` events when given. */
   viewerEvents: ViewerEvent;
 };
@@ -961,6 +1185,13 @@ export type SubscriptionBuildEventsArgs = {
 export type SubscriptionBuildLogsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   buildId: Scalars['ID']['input'];
+};
+
+
+/** Live streams over websockets (graphql-transport-ws or graphql-ws). */
+export type SubscriptionDeploymentEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  deploymentId: Scalars['ID']['input'];
 };
 
 
@@ -1160,6 +1391,8 @@ export type UserError = {
 export type UserErrorCode =
   | 'ALREADY_MEMBER'
   | 'BUILD_FINISHED'
+  | 'BUILD_NOT_READY'
+  | 'DEPLOYMENT_FINISHED'
   | 'DUPLICATE_KEY'
   | 'EMAIL_TAKEN'
   | 'GIT_URL_MISSING'
@@ -1175,11 +1408,14 @@ export type UserErrorCode =
   | 'INVALID_PATH'
   | 'INVALID_REF'
   | 'INVALID_SLUG'
+  | 'INVALID_STATE'
   | 'INVALID_TOKEN'
+  | 'INVALID_WEIGHTS'
   | 'INVITATION_EXPIRED'
   | 'LAST_OWNER'
   | 'LIMIT_REACHED'
   | 'NO_SESSION'
+  | 'RELEASE_NOT_RETAINED'
   | 'REQUIRED'
   | 'SLUG_TAKEN'
   | 'TOO_LONG'

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.deps import Deps
 from db import models
+from db.enums import DeploymentStatus
 from resolvers.ids import from_global_id
 from resolvers.schema import build_schema
 from tests.support.api import (
@@ -82,6 +83,75 @@ async def _entries_for(deps: Deps, request_id: str) -> list[models.AuditLogEntry
             select(models.AuditLogEntry).where(models.AuditLogEntry.request_id == request_id)
         )
         return list(rows)
+
+
+DEPLOY = """mutation($p: ID!, $b: ID!) { deploy(input: {projectId: $p, buildId: $b})
+  { deployment { id } userErrors { code } } }"""
+
+
+async def _deployment_mutations(
+    rec: Recorder, deps: Deps, project_gid: str, build_gid: str, token: str
+) -> None:
+    """deploy and cancel as a client would; promote, split and rollback need a waiting canary
+    and a retained release, put in place here without running the rollouts."""
+    deploy: dict[str, Any] = dict(action="deployment.deploy", target_type="Deployment")
+    first = (await rec.run("deploy", DEPLOY, {"p": project_gid, "b": build_gid}, token, **deploy))[
+        "deployment"
+    ]
+    q = "mutation($d: ID!) { cancelDeployment(input: {deploymentId: $d}) { userErrors { code } } }"
+    await rec.run(
+        "cancelDeployment",
+        q,
+        {"d": first["id"]},
+        token,
+        action="deployment.cancel",
+        target_type="Deployment",
+    )
+    old = (await api_ok(rec, DEPLOY, {"p": project_gid, "b": build_gid}, token))["deploy"][
+        "deployment"
+    ]
+    canary = (await api_ok(rec, DEPLOY, {"p": project_gid, "b": build_gid}, token))["deploy"][
+        "deployment"
+    ]
+    async with deps.sessionmaker() as s, s.begin():
+        o = await s.get(models.Deployment, _rid(old["id"]))
+        c = await s.get(models.Deployment, _rid(canary["id"]))
+        assert o is not None and c is not None
+        o.status, o.traffic_weight, o.upstreams = DeploymentStatus.ACTIVE, 90, ["127.0.0.1:1"]
+        c.status, c.traffic_weight, c.upstreams = DeploymentStatus.VERIFYING, 10, ["127.0.0.1:2"]
+        c.previous_id = o.id
+    q = """mutation($d: ID!) { setTrafficSplit(input: {deploymentId: $d, weight: 50})
+           { userErrors { code } } }"""
+    await rec.run(
+        "setTrafficSplit",
+        q,
+        {"d": canary["id"]},
+        token,
+        action="deployment.set_traffic_split",
+        target_type="Deployment",
+    )
+    q = "mutation($d: ID!) { promoteDeployment(input: {deploymentId: $d}) { userErrors { code } } }"
+    await rec.run(
+        "promoteDeployment",
+        q,
+        {"d": canary["id"]},
+        token,
+        action="deployment.promote",
+        target_type="Deployment",
+    )
+    q = "mutation($d: ID!) { rollbackDeployment(input: {deploymentId: $d}) { userErrors { code } } }"
+    await rec.run(
+        "rollbackDeployment",
+        q,
+        {"d": old["id"]},
+        token,
+        action="deployment.rollback",
+        target_type="Deployment",
+    )
+
+
+async def api_ok(rec: Recorder, q: str, v: dict[str, Any], token: str) -> dict[str, Any]:
+    return await rec.api.ok(q, v, token=token)
 
 
 async def test_every_mutation_writes_one_entry_with_its_request(api: Api, deps: Deps) -> None:
@@ -277,6 +347,7 @@ async def test_every_mutation_writes_one_entry_with_its_request(api: Api, deps: 
             target_type="Build",
         )
     )["build"]
+    await _deployment_mutations(rec, deps, project["id"], build["id"], owner_token)
     q = "mutation($b: ID!) { cancelBuild(input: {buildId: $b}) { build { status } userErrors { code } } }"
     await rec.run(
         "cancelBuild",

@@ -66,12 +66,14 @@ ID_ARGS: dict[str, str] = {
     "userId": "User",
     "actorUserId": "User",
     "buildId": "Build",
+    "deploymentId": "Deployment",
 }
 # `id` / `ids` arguments: the type the root field fetches; "*" = every Node type.
 ID_FIELDS: dict[str, str] = {
     "team": "Team",
     "project": "Project",
     "build": "Build",
+    "deployment": "Deployment",
     "node": "*",
     "nodes": "*",
 }
@@ -95,6 +97,8 @@ SUBSCRIPTIONS: dict[str, str] = {
     "event (tests/api/test_subscriptions.py)",
     "buildLogs": "another team's build is NOT_FOUND (tests/builds/test_build_api.py)",
     "buildEvents": "another team's build is NOT_FOUND (tests/builds/test_build_api.py)",
+    "deploymentEvents": "another team's deployment is NOT_FOUND "
+    "(tests/deployments/test_deployment_api.py)",
 }
 HOW_TO_EXTEND = (
     "Extend the mapping in tests/api/test_tenant_isolation.py: add the argument name to "
@@ -154,6 +158,12 @@ async def _team_a(api: Api) -> TeamA:
         {"p": project["id"]},
         token=owner.token,
     )
+    deployment = await api.ok(
+        """mutation($p: ID!) { deploy(input: {projectId: $p, gitRef: "main"})
+           { deployment { id } userErrors { code } } }""",
+        {"p": project["id"]},
+        token=owner.token,
+    )
     members = (await api.ok(MEMBERS, {"t": owner.team_id}, token=owner.token))["team"]["members"]
     [owner_member] = [m["id"] for m in members if m["user"]["id"] == owner.user_id]
     entry = (await api.ok(AUDIT_IDS, {"t": owner.team_id}, token=owner.token))["team"]["auditLog"][
@@ -170,6 +180,7 @@ async def _team_a(api: Api) -> TeamA:
         "User": owner.user_id,
         "TeamInvitation": inv["inviteTeamMember"]["invitation"]["id"],
         "Build": build["triggerBuild"]["build"]["id"],
+        "Deployment": deployment["deploy"]["deployment"]["id"],
     }
     missing = set(NODE_TYPES) - set(objects)
     assert not missing, f"TeamA has no object of type(s) {sorted(missing)}. {HOW_TO_EXTEND}"

@@ -1,0 +1,138 @@
+"""Traffic weights: PostgreSQL holds them, the router's table is rebuilt from it.
+
+Every weight change is written to the deployments of one environment in a transaction (with
+the environment row locked, so changes of one host are serialised), then, after commit,
+`sync_routes` rebuilds the host's route from the committed rows. The rebuild holds a
+transaction-scoped advisory lock per environment while it reads and writes, so the last
+rebuild to finish always carries the newest committed weights: `activeDeployments` (the
+rows) and what the router serves cannot stay apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+
+from app.deps import Deps
+from app.domain import deploy_events
+from app.runtime.router.keys import RouterKeys
+from app.runtime.router.table import MAX_BACKENDS, Backend, RouteTable
+from app.uow import UnitOfWork
+from db import models
+from db.enums import DeploymentEventKind, DeploymentStatus
+
+log = logging.getLogger(__name__)
+
+
+def route_host(project_slug: str, environment: str) -> str:
+    return f"{project_slug}-{environment}.localhost"
+
+
+def route_table(deps: Deps) -> RouteTable:
+    return RouteTable(RouterKeys(deps.settings.router_key_prefix))
+
+
+async def env_deployments(uow: UnitOfWork, environment_id: uuid.UUID) -> list[models.Deployment]:
+    """Deployments of the environment that serve or hold a release, locked for update."""
+    await uow.session.execute(
+        select(models.Environment.id)
+        .where(models.Environment.id == environment_id)
+        .with_for_update()
+    )
+    rows = await uow.session.scalars(
+        select(models.Deployment)
+        .where(
+            models.Deployment.environment_id == environment_id,
+            or_(models.Deployment.traffic_weight > 0, models.Deployment.upstreams.is_not(None)),
+        )
+        .order_by(models.Deployment.created_at)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+def set_weights(
+    uow: UnitOfWork,
+    rows: list[models.Deployment],
+    weights: dict[uuid.UUID, int],
+    *,
+    step: str | None = None,
+) -> None:
+    """Give each deployment its weight (absent: 0) and record a TRAFFIC event on changes."""
+    total = sum(weights.values())
+    if total not in (0, 100) or any(not 0 <= w <= 100 for w in weights.values()):
+        raise ValueError(f"weights must be 0..100 and sum to 100: {weights}")
+    split = {str(k): v for k, v in weights.items()}
+    for row in rows:
+        new = weights.get(row.id, 0)
+        if row.traffic_weight == new:
+            continue
+        old, row.traffic_weight = row.traffic_weight, new
+        deploy_events.record(
+            uow,
+            row,
+            DeploymentEventKind.TRAFFIC,
+            f"traffic {old}% -> {new}%",
+            step=step,
+            payload={"from": old, "to": new, "split": split},
+        )
+    environment_id = rows[0].environment_id if rows else None
+    if environment_id is not None:
+        uow.after_commit(lambda: sync_routes(uow.deps, environment_id))
+
+
+def supersede(uow: UnitOfWork, row: models.Deployment, retention_s: float) -> None:
+    """The release stops serving but stays warm for an instant rollback."""
+    row.status = DeploymentStatus.SUPERSEDED
+    row.traffic_weight = 0
+    row.retained_until = datetime.now(UTC) + timedelta(seconds=retention_s)
+    deploy_events.record(
+        uow,
+        row,
+        DeploymentEventKind.STATUS,
+        "superseded; kept warm for rollback",
+        payload={"retainedUntil": row.retained_until.isoformat()},
+    )
+
+
+async def sync_routes(deps: Deps, environment_id: uuid.UUID) -> None:
+    """Rebuild one host's route from the committed weights (idempotent; safe to repeat)."""
+    async with deps.sessionmaker() as s, s.begin():
+        await s.execute(select(func.pg_advisory_xact_lock(_lock_key(environment_id))))
+        env = await s.get(models.Environment, environment_id)
+        if env is None:
+            return
+        slug = await s.scalar(
+            select(models.Project.slug).where(models.Project.id == env.project_id)
+        )
+        rows = (
+            await s.scalars(
+                select(models.Deployment)
+                .where(
+                    models.Deployment.environment_id == environment_id,
+                    models.Deployment.upstreams.is_not(None),
+                )
+                .order_by(
+                    models.Deployment.traffic_weight.desc(), models.Deployment.created_at.desc()
+                )
+            )
+        ).all()
+        backends = [
+            Backend(str(r.id), r.upstreams[0], r.traffic_weight) for r in rows if r.upstreams
+        ][:MAX_BACKENDS]
+        table, host = route_table(deps), route_host(str(slug), env.name)
+        if not backends:
+            await table.remove(deps.redis, host)
+        elif sum(b.weight for b in backends) in (0, 100):
+            await table.set_routes(deps.redis, host, backends)
+        else:
+            log.error("weights of %s do not add up; route left unchanged", host)
+
+
+def _lock_key(environment_id: uuid.UUID) -> int:
+    # A signed 64-bit key for pg_advisory_xact_lock, stable per environment.
+    return int.from_bytes(environment_id.bytes[:8], "big", signed=True)
