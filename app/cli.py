@@ -116,9 +116,21 @@ def cmd_up(args: argparse.Namespace) -> None:
     upgrade(settings.database_url)
     env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
     exe = [sys.executable, "-m", "app.cli"]
+    router = [
+        sys.executable,
+        "-m",
+        "app.runtime.router",
+        "--port",
+        str(settings.router_port),
+        "--admin-port",
+        "0",
+        "--redis-url",
+        settings.redis_url,
+    ]
     procs = [
         subprocess.Popen([*exe, "serve"], env=env),
         subprocess.Popen([*exe, "worker"], env=env),
+        subprocess.Popen(router, env=env),
     ]
     url = f"http://{settings.host}:{settings.port}"
     print(
@@ -127,9 +139,10 @@ Stratus is up.
   GraphQL API     {url}/graphql   (GraphiQL in a browser)
   Subscriptions   ws://{settings.host}:{settings.port}/graphql
   Health          {url}/readyz    Metrics {url}/metrics
+  Deployed apps   http://<project>-<environment>.localhost:{settings.router_port}  (router)
 Sign in: create an account with the signUp mutation, or
   .venv/bin/stratus create-user --email you@example.com
-Ctrl-C stops the API and worker (the embedded databases keep running; `stratus down`).
+Ctrl-C stops the API, worker and router (the embedded databases keep running; `stratus down`).
 """,
         flush=True,
     )
@@ -163,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=0)
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run the job worker").set_defaults(func=cmd_worker)
-    sub.add_parser("up", help="services + migrations + API + worker").set_defaults(func=cmd_up)
+    sub.add_parser("up", help="services + migrations + API + worker + router").set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop embedded services").set_defaults(func=cmd_down)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     export = sub.add_parser("export-schema", help="print or write the GraphQL SDL")

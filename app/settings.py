@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     env: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The built-in router serving deployed apps as <project>-<environment>.localhost.
+    router_port: int = Field(default=8080, ge=1, le=65535)
     # Where clients reach this API (used in webhook URLs shown to users).
     public_url: str = "http://127.0.0.1:8000"
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
