@@ -39,6 +39,12 @@ schema: install
 bench: install
 	$(BIN)/python -m bench.dashboard $(BENCH_ARGS)
 
+.PHONY: bench-logs
+## Live build logs to 1, 100 and 1,000 websocket subscribers: shared feed vs per-subscriber
+## (~3 min; e.g. make bench-logs BENCH_LOGS_ARGS="--ns 1000 --duration 5 --rate 2000").
+bench-logs: install
+	$(BIN)/python -m bench.logs_fanout $(BENCH_LOGS_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 

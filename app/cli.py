@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=0)
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run the job worker").set_defaults(func=cmd_worker)
-    sub.add_parser("up", help="services + migrations + API + worker + router").set_defaults(func=cmd_up)
+    sub.add_parser("up", help="services + migrations + API + worker + router").set_defaults(
+        func=cmd_up
+    )
     sub.add_parser("down", help="stop embedded services").set_defaults(func=cmd_down)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     export = sub.add_parser("export-schema", help="print or write the GraphQL SDL")

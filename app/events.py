@@ -65,6 +65,13 @@ class Subscription:
         except TimeoutError:
             return None
 
+    def get_nowait(self) -> Event | None:
+        """An event already waiting, or None (lagging is reported by the next `get`)."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     async def __aenter__(self) -> Subscription:
         await self._bus._add(self)
         return self

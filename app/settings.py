@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     # file:// clone URLs are for local development and tests; refuse them in shared setups.
     allow_file_git_urls: bool = True
 
+    # Live build logs over websockets: "shared" renders each batch once per selection for
+    # all subscribers of a build; "per-subscriber" is plain strawberry (the benchmark's
+    # baseline). The queue is how many batches a subscriber may fall behind.
+    log_fanout: Literal["shared", "per-subscriber"] = "shared"
+    log_fanout_queue: int = Field(default=128, ge=4, le=10_000)
+
     # API protection (documented in README "Limits")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_query_depth: int = Field(default=12, ge=2)

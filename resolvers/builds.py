@@ -360,7 +360,8 @@ class BuildSubscriptions:
             await builds.get_build(s, principal, build_id=row_id)
         deps = info.context.deps
         try:
-            async for batch in build_logs.follow(
+            # Over websockets: the process's shared feed of this build (app/http/fanout.py).
+            async for batch in build_logs.tail(
                 deps.sessionmaker, deps.events, row_id, after=_cursor(after)
             ):
                 yield BuildLogBatch(

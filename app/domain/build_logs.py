@@ -16,15 +16,16 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.events import EventBus, SubscriberLagged
+from app.events import Event, EventBus, SubscriberLagged
 from db import models
 from db.enums import BuildStatus, LogStream
 
@@ -194,6 +195,44 @@ class LogReaderLagged(Exception):
         self.cursor = cursor
 
 
+class SharedTail(Protocol):
+    def follow(self, build_id: uuid.UUID, *, after: int) -> AsyncIterator[list[LogLine]]: ...
+
+
+# Set by the websocket transport for the operation it runs (app/http/fanout.py): one
+# shared feed per build and process instead of one reader per subscriber. Unset (other
+# transports, or the per-subscriber path selected for comparison), readers use follow().
+shared_tail: ContextVar[SharedTail | None] = ContextVar("build_logs_shared_tail", default=None)
+
+
+def tail(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    events: EventBus,
+    build_id: uuid.UUID,
+    *,
+    after: int,
+) -> AsyncIterator[list[LogLine]]:
+    """As follow(), through the transport's shared feed when it installed one."""
+    shared = shared_tail.get()
+    if shared is not None:
+        return shared.follow(build_id, after=after)
+    return follow(sessionmaker, events, build_id, after=after)
+
+
+async def live_position(sessionmaker: async_sessionmaker[AsyncSession], build_id: uuid.UUID) -> int:
+    """The last seq already durable: every line up to it can be read from PostgreSQL."""
+    async with sessionmaker() as session:
+        q = select(models.Build.last_log_seq).where(models.Build.id == build_id)
+        return await session.scalar(q) or 0
+
+
+async def _ended(sessionmaker: async_sessionmaker[AsyncSession], build_id: uuid.UUID) -> bool:
+    async with sessionmaker() as session:
+        q = select(models.Build.status).where(models.Build.id == build_id)
+        status = await session.scalar(q)
+    return status is None or status.is_terminal
+
+
 async def follow(
     sessionmaker: async_sessionmaker[AsyncSession],
     events: EventBus,
@@ -202,58 +241,63 @@ async def follow(
     after: int,
     idle_timeout: float = 15.0,
     max_queue: int = 2_000,
+    coalesce: int = 0,
 ) -> AsyncIterator[list[LogLine]]:
     """Batches of lines after `after`, live until the build ends, then stop.
+
+    With `coalesce`, live events already waiting are merged into one batch of up to that
+    many lines: a reader that fell behind catches up in fewer, larger messages.
 
     Raises LogReaderLagged (with the cursor to resume from) when the subscriber's
     bounded queue overflowed because the client could not keep up.
     """
     last = after
     async with events.subscribe([log_stream(build_id)], max_queue=max_queue) as sub:
-        async with sessionmaker() as session:
-            status = await session.scalar(
-                select(models.Build.status).where(models.Build.id == build_id)
-            )
-        async for batch in _replay(sessionmaker, build_id, after=last):
+        ended = await _ended(sessionmaker, build_id)
+        async for batch in replay(sessionmaker, build_id, after=last):
             last = batch[-1].seq
             yield batch
-        if status is None or status.is_terminal:
+        if ended:
             return
+        pending: Event | None = None
         while True:
             try:
-                event = await sub.get(idle_timeout)
+                event = pending or await sub.get(idle_timeout)
             except SubscriberLagged:
                 raise LogReaderLagged(last) from None
-            if event is None:
-                # Quiet for a while: make sure the build did not end unseen.
-                async with sessionmaker() as session:
-                    status = await session.scalar(
-                        select(models.Build.status).where(models.Build.id == build_id)
-                    )
-                if status is None or status.is_terminal:
-                    async for batch in _replay(sessionmaker, build_id, after=last):
-                        last = batch[-1].seq
-                        yield batch
-                    return
-                continue
-            if "end" in event.payload:
-                async for batch in _replay(sessionmaker, build_id, after=last):
+            pending = None
+            # Quiet for a while: make sure the build did not end unseen.
+            ended = event is None and await _ended(sessionmaker, build_id)
+            if (event is not None and "end" in event.payload) or ended:
+                async for batch in replay(sessionmaker, build_id, after=last):
                     last = batch[-1].seq
                     yield batch
                 return
-            lines = [LogLine.from_wire(w) for w in event.payload["lines"] if w[0] > last]
+            lines = _after(event, last)
             if not lines:
                 continue
             if lines[0].seq != last + 1:
                 # A hole (e.g. an event missed while reconnecting): fill it from history.
-                async for batch in _replay(sessionmaker, build_id, after=last, before=lines[0].seq):
+                async for batch in replay(sessionmaker, build_id, after=last, before=lines[0].seq):
                     last = batch[-1].seq
                     yield batch
+            while len(lines) < coalesce and (pending := sub.get_nowait()) is not None:
+                more = _after(pending, lines[-1].seq)
+                if "end" in pending.payload or (more and more[0].seq != lines[-1].seq + 1):
+                    break  # handled on its own in the next round
+                lines += more
+                pending = None
             yield lines
             last = lines[-1].seq
 
 
-async def _replay(
+def _after(event: Event | None, last: int) -> list[LogLine]:
+    if event is None or "lines" not in event.payload:
+        return []
+    return [LogLine.from_wire(w) for w in event.payload["lines"] if w[0] > last]
+
+
+async def replay(
     sessionmaker: async_sessionmaker[AsyncSession],
     build_id: uuid.UUID,
     *,
