@@ -117,3 +117,33 @@ async def test_rotating_invalidates_the_old_secret(api: Api) -> None:
     body = _push("main", "d" * 40)
     r = await api.client.post(path, content=body, headers=_headers(old, body, "r1"))
     assert r.status_code == 401
+
+
+async def test_push_builds_exactly_the_pushed_commit(make_project) -> None:
+    """End to end: a push webhook for commit A builds A, even after B landed on the branch."""
+    bp = await make_project({"index.html": "<h1>first</h1>"})
+    data = await bp.api.ok(ROTATE, {"p": bp.project_gid}, token=bp.account.token)
+    secret = data["rotateProjectWebhookSecret"]["secret"]
+    pushed = bp.repo.commit({"index.html": "<h1>pushed</h1>"}, "pushed")
+    bp.repo.commit({"index.html": "<h1>later</h1>"}, "later")  # the branch moved on
+    body = _push("main", pushed)
+    r = await bp.api.client.post(
+        f"/webhooks/git/{bp.project_gid}",
+        content=body,
+        headers=_headers(secret, body, str(uuid.uuid4())),
+    )
+    assert r.status_code == 202, r.text
+    build_id = uuid.UUID(r.json()["buildId"])
+    await bp.run(build_id)
+    build = await bp.get(build_id)
+    assert build.status.value == "succeeded", (build.reason, build.message)
+    assert build.commit_sha == pushed and build.trigger == BuildTrigger.PUSH
+    # The artifact holds the pushed commit's page, not the later one.
+    import tarfile
+
+    from app.runtime.build import FilesystemArtifactStore
+
+    store = FilesystemArtifactStore(bp.deps.settings.artifacts_dir)
+    with tarfile.open(await store.open_path(build.artifact_uri)) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("index.html"))
+        assert tar.extractfile(member).read() == b"<h1>pushed</h1>"
