@@ -160,7 +160,8 @@ async def _heartbeat(r: Rollout) -> None:
 
 
 async def reconcile(deps: Deps, runtime: Runtime) -> None:
-    """Fail rollouts whose worker died, stop releases no one needs, re-sync the routes."""
+    """Fail rollouts whose worker died, stop releases no one needs, restart held releases the
+    runtime lost (worker restart), re-sync the routes."""
     cutoff = func.now() - timedelta(seconds=deps.settings.deploy_lost_after_seconds)
     async with deps.sessionmaker() as s:
         lost = (
@@ -188,6 +189,10 @@ async def reconcile(deps: Deps, runtime: Runtime) -> None:
         await _enqueue(deps, deployment_id)
     await _expire_retained(deps)
     await _stop_unwanted(deps, runtime)
+    # Imported here: rollout_restore builds on rollout_steps, which builds on this module.
+    from app.domain.rollout_restore import restore_held_releases
+
+    await restore_held_releases(deps, runtime)
     await _resync_routes(deps)
 
 

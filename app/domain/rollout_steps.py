@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from app.deps import Deps
 from app.domain import deploy_events, variables
 from app.domain.rollout import Rollout, Superseded, fail
 from app.domain.rollout_traffic import set_weights, supersede
@@ -78,17 +80,24 @@ async def _wait_for_build(r: Rollout) -> models.Build:
 
 
 async def _spec(r: Rollout, build: models.Build) -> ReleaseSpec:
-    async with r.deps.sessionmaker() as s:
-        row = await s.get(models.Deployment, r.deployment_id)
+    return await release_spec(r.deps, r.deployment_id, r.release_id, build)
+
+
+async def release_spec(
+    deps: Deps, deployment_id: uuid.UUID, release_id: str, build: models.Build
+) -> ReleaseSpec:
+    """What the runtime needs to start (or restart) a deployment's release."""
+    async with deps.sessionmaker() as s:
+        row = await s.get(models.Deployment, deployment_id)
         assert row is not None
         project = await s.get(models.Project, row.project_id)
         env = await s.get(models.Environment, row.environment_id)
         assert project is not None and env is not None
         # Decrypted only here, at start: plain values never touch the database or the API.
-        plain = await variables.decrypt_environment(s, r.deps.secrets, env.id)
+        plain = await variables.decrypt_environment(s, deps.secrets, env.id)
     return ReleaseSpec(
-        release_id=r.release_id,
-        deployment_id=str(r.deployment_id),
+        release_id=release_id,
+        deployment_id=str(deployment_id),
         project=project.slug,
         environment=env.name,
         artifact_uri=str(build.artifact_uri),

@@ -212,4 +212,4 @@ async def stage(
             task.cancel()
         await asyncio.gather(*st.tasks, return_exceptions=True)
         await router.stop()
-        await runtime.aclose()
+        await st.runtime.aclose()  # the test may have replaced it (a worker restart)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from app.domain import build_runner, deploy_events
+from app.domain import build_runner, deploy_events, rollout
 from app.ids import parse_id
 from db import models
 from db.enums import DeploymentEventKind, DeploymentStatus
@@ -165,3 +165,28 @@ async def test_deploy_a_git_ref_builds_first(stage: Stage) -> None:
     assert (DeploymentEventKind.STATUS, DeploymentStatus.BUILDING) in kinds
     got = await stage.hits(3)
     assert all("hello from stratus" in body for body in got), got
+
+
+async def test_worker_restart_brings_held_releases_back(stage: Stage) -> None:
+    """After the runtime loses its processes (worker restart, `make up` again), the
+    reconciler restarts the releases deployments hold and the router serves again."""
+    from app.runtime.build.artifacts import FilesystemArtifactStore
+    from app.runtime.local import LocalRuntime
+
+    v1 = await stage.roll_out(await stage.build("v1"), "IMMEDIATE")
+    await stage.wait_served("v1")
+    old = (await stage.get(v1)).upstreams
+    await stage.runtime.aclose()  # the worker stops: its processes go with it
+    assert (await stage.hits(1)).keys() != {"200:v1"}
+    settings = stage.deps.settings
+    stage.runtime = LocalRuntime(
+        settings.state_dir, FilesystemArtifactStore(settings.artifacts_dir)
+    )
+    await rollout.reconcile(stage.deps, stage.runtime)
+    await stage.wait_served("v1")
+    row = await stage.get(v1)
+    assert row.status == DeploymentStatus.ACTIVE and row.upstreams and row.upstreams != old
+    assert await stage.active() == {str(v1): 100} == await stage.routed()
+    # Reconciling again changes nothing: the release is running.
+    await rollout.reconcile(stage.deps, stage.runtime)
+    assert (await stage.get(v1)).upstreams == row.upstreams
