@@ -76,7 +76,9 @@ class Deployment(IdMixin, TimestampMixin, Base):
     # The running release: its id in the runtime and "host:port" per replica. Null upstreams
     # means nothing of it runs (not started yet, or stopped).
     release_id: Mapped[str | None] = mapped_column(String(64))
-    upstreams: Mapped[list[str] | None] = mapped_column(JSONB)
+    # none_as_null: Python None must be SQL NULL (not JSON null), or "IS NOT NULL" checks
+    # would count released deployments as still holding a release.
+    upstreams: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
     # The release is kept warm for instant rollback until then.
     retained_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The deployment that served before this one (automatic rollback goes back to it).
