@@ -126,6 +126,8 @@ def cmd_up(args: argparse.Namespace) -> None:
         "0",
         "--redis-url",
         settings.redis_url,
+        "--key-prefix",
+        settings.router_key_prefix,
     ]
     procs = [
         subprocess.Popen([*exe, "serve"], env=env),

@@ -100,3 +100,76 @@ async def test_sigkill_of_the_worker_mid_rollout(stage: Stage) -> None:
     assert await stage.active() == {str(v1): 100} == await stage.routed()
     await stage.wait_served("v1")
     assert not _release_pids(release)
+
+
+def _router(stage: Stage, port: int) -> subprocess.Popen[bytes]:
+    s = stage.deps.settings
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.runtime.router",
+            "--port",
+            str(port),
+            "--admin-port",
+            "0",
+            "--redis-url",
+            s.redis_url,
+            "--key-prefix",
+            s.router_key_prefix,
+            "--reload-interval",
+            "0.5",
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _body(port: int, host: str) -> str:
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=2) as c:
+            r = await c.get(f"http://127.0.0.1:{port}/", headers={"Host": host})
+            return f"{r.status_code}:{r.text}"
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+
+
+@pytest.mark.slow
+async def test_sigkill_of_the_router_mid_rollout(stage: Stage) -> None:
+    from tests.support.live_server import free_port
+
+    v1 = await stage.roll_out(await stage.build("v1"), "IMMEDIATE")
+    port = free_port()
+    router = _router(stage, port)
+    try:
+        await _until(lambda: _is(port, stage.host, "200:v1"), 15, "the router to serve v1")
+        slow = stage.deps.settings.model_copy(update={"deploy_observe_seconds": 3.0})
+        stage.deps = dataclasses.replace(stage.deps, settings=slow)
+        v2 = await stage.deploy(await stage.build("v2"), "BLUE_GREEN")
+        rolling = stage.start_rollout(v2)
+
+        async def promoting() -> bool:
+            row = await stage.get(v2)
+            return row.status == DeploymentStatus.PROMOTING
+
+        await _until(promoting, 30, "v2 in its first traffic step")
+        router.send_signal(signal.SIGKILL)
+        router.wait(10)
+        router = _router(stage, port)  # restarted, e.g. by the supervisor
+        assert await asyncio.wait_for(rolling, 60) == DeploymentStatus.ACTIVE
+        await _until(lambda: _is(port, stage.host, "200:v2"), 15, "the new router to serve v2")
+        assert await stage.active() == {str(v2): 100} == await stage.routed()
+        assert (await stage.get(v1)).status == DeploymentStatus.SUPERSEDED
+    finally:
+        router.send_signal(signal.SIGKILL)
+        router.wait(10)
+
+
+async def _is(port: int, host: str, want: str) -> bool:
+    bodies = [await _body(port, host) for _ in range(5)]
+    return all(b == want for b in bodies)
