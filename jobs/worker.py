@@ -16,6 +16,7 @@ from arq.worker import Worker
 
 from app.deps import Deps
 from app.domain import builds, deployments
+from app.domain.deploy_logs import DeployLogSink
 from app.runtime.build.artifacts import FilesystemArtifactStore
 from app.runtime.local import LocalRuntime
 from app.settings import Settings
@@ -40,13 +41,18 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         deps.queue = ctx["redis"]
         ctx["deps"] = deps
         ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}"
+        # The releases' stdout/stderr go to their deployment's log (deploymentLogs).
+        ctx["deploy_logs"] = DeployLogSink(deps.sessionmaker, deps.events)
         # Releases are this process's children: they stop with the worker (aclose).
         ctx["runtime"] = LocalRuntime(
-            settings.state_dir, FilesystemArtifactStore(settings.artifacts_dir)
+            settings.state_dir,
+            FilesystemArtifactStore(settings.artifacts_dir),
+            on_output=ctx["deploy_logs"],
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        await ctx["runtime"].aclose()
+        await ctx["runtime"].aclose()  # delivers the last lines to the sink first
+        await ctx["deploy_logs"].aclose()
         deps = ctx["deps"]
         deps.queue = None  # arq's own pool: arq closes it
         await deps.close()

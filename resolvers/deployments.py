@@ -10,14 +10,15 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from app.domain import deploy_events, deployments
+from app.domain import deploy_events, deploy_logs, deployments
 from app.domain.deploy_events import DeployEvent
+from app.domain.deploy_logs import DeployLogLine, LogReaderLagged
 from app.domain.deployments import DeployRequest
 from app.errors import ErrorCode, UserInputError
 from app.events import SubscriberLagged
 from db import models
-from db.enums import DeploymentEventKind, DeploymentStatus, DeploymentStrategy
-from resolvers.builds import SubscriberLaggedError
+from db.enums import DeploymentEventKind, DeploymentStatus, DeploymentStrategy, LogStream
+from resolvers.builds import MAX_LOG_PAGE, SubscriberLaggedError
 from resolvers.common import Node, PageInfo, UserError, run_mutation
 from resolvers.context import Info
 from resolvers.ids import parse_id, to_global_id
@@ -25,6 +26,33 @@ from resolvers.ids import parse_id, to_global_id
 strawberry.enum(DeploymentStrategy, description="How traffic moves to a new release.")
 strawberry.enum(DeploymentStatus, description="Where a deployment is in its life.")
 strawberry.enum(DeploymentEventKind, description="What a timeline event is about.")
+
+
+@strawberry.type(description="A line the running app printed (stdout/stderr) or a runtime notice.")
+class DeploymentLogLine:
+    seq: int = strawberry.field(description="Per-deployment sequence number; the cursor.")
+    at: datetime = strawberry.field(description="When the line was printed.")
+    stream: LogStream = strawberry.field(
+        description="stdout, stderr, or system (e.g. lines dropped by a slow pipeline)."
+    )
+    replica: int = strawberry.field(description="Index of the replica that printed it.")
+    text: str = strawberry.field(description="The line.")
+
+    @classmethod
+    def from_line(cls, ln: DeployLogLine) -> DeploymentLogLine:
+        return cls(seq=ln.seq, at=ln.ts, stream=ln.stream, replica=ln.replica, text=ln.text)
+
+
+@strawberry.type(description="A page of deployment log lines, oldest first.")
+class DeploymentLogConnection:
+    lines: list[DeploymentLogLine] = strawberry.field(description="Lines of this page.")
+    page_info: PageInfo = strawberry.field(description="Pass endCursor as `after`.")
+
+
+@strawberry.type(description="A batch of deployment log lines.")
+class DeploymentLogBatch:
+    lines: list[DeploymentLogLine] = strawberry.field(description="Lines, in order.")
+    cursor: str = strawberry.field(description="Pass as `after` to resume after this batch.")
 
 
 @strawberry.type(description="A build released to an environment.")
@@ -50,6 +78,27 @@ class Deployment(Node):
     created_at: datetime = strawberry.field(description="When it was requested.")
     started_at: datetime | None = strawberry.field(description="When its rollout started.")
     finished_at: datetime | None = strawberry.field(description="When its rollout ended.")
+    row_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(
+        description="The running app's output, oldest first (at most 1,000 lines a page)."
+    )
+    async def logs(
+        self, info: Info, first: int = 200, after: str | None = None
+    ) -> DeploymentLogConnection:
+        if not 0 <= first <= MAX_LOG_PAGE:
+            raise UserInputError.one(
+                ErrorCode.INVALID_ARGUMENT, f"first must be between 0 and {MAX_LOG_PAGE}", "first"
+            )
+        async with info.context.session() as s:
+            lines = await deploy_logs.history(s, self.row_id, after=_cursor(after), limit=first + 1)
+        page = lines[:first]
+        return DeploymentLogConnection(
+            lines=[DeploymentLogLine.from_line(ln) for ln in page],
+            page_info=PageInfo(
+                has_next_page=len(lines) > first, end_cursor=str(page[-1].seq) if page else after
+            ),
+        )
 
     @classmethod
     def from_row(cls, r: models.Deployment, environment: str) -> Deployment:
@@ -69,6 +118,7 @@ class Deployment(Node):
             created_at=r.created_at,
             started_at=r.started_at,
             finished_at=r.finished_at,
+            row_id=r.id,
         )
 
 
@@ -296,3 +346,33 @@ class DeploymentSubscriptions:
                 yield DeploymentEvent.from_event(event)
         except SubscriberLagged:
             raise SubscriberLaggedError("too slow; resume with the last seq") from None
+
+    @strawberry.subscription(
+        description="The running app's stdout/stderr after `after` (a line's seq), replayed "
+        "then live, in batches. Completes once the deployment ended and its release is "
+        "stopped; never while it serves (close it when done). Reconnect with the last "
+        "cursor to miss nothing. A client too slow to keep up gets SUBSCRIBER_LAGGED with "
+        "the cursor to resume from."
+    )
+    async def deployment_logs(
+        self, info: Info, deployment_id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[DeploymentLogBatch, None]:
+        row_id = parse_id(deployment_id, "Deployment")
+        cursor = _cursor(after)
+        async with info.context.session() as s:
+            await deployments.get_deployment(
+                s, await info.context.principal(), deployment_id=row_id
+            )
+        deps = info.context.deps
+        try:
+            async for batch in deploy_logs.follow(
+                deps.sessionmaker, deps.events, row_id, after=cursor
+            ):
+                yield DeploymentLogBatch(
+                    lines=[DeploymentLogLine.from_line(ln) for ln in batch],
+                    cursor=str(batch[-1].seq),
+                )
+        except LogReaderLagged as exc:
+            raise SubscriberLaggedError(
+                "too slow; resume with the cursor", cursor=str(exc.cursor)
+            ) from None

@@ -3,7 +3,7 @@
 from db.base import Base
 from db.models.audit import AuditLogEntry
 from db.models.builds import Build, BuildLogLine, WebhookDelivery
-from db.models.deployments import Deployment, DeploymentEvent
+from db.models.deployments import Deployment, DeploymentEvent, DeploymentLogLine
 from db.models.identity import ApiKey, RefreshToken, User
 from db.models.projects import Environment, EnvironmentVariable, Project
 from db.models.teams import Team, TeamInvitation, TeamMember
@@ -16,6 +16,7 @@ __all__ = [
     "BuildLogLine",
     "Deployment",
     "DeploymentEvent",
+    "DeploymentLogLine",
     "Environment",
     "EnvironmentVariable",
     "Project",

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, IdMixin, TimestampMixin, utcnow
-from db.enums import DeploymentEventKind, DeploymentStatus, DeploymentStrategy
+from db.enums import DeploymentEventKind, DeploymentStatus, DeploymentStrategy, LogStream
 
 
 def _values(e: type[Any]) -> list[str]:
@@ -114,3 +114,24 @@ class DeploymentEvent(Base):
     step: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+
+
+class DeploymentLogLine(Base):
+    """One line of a running release's output, numbered per deployment (`seq`, the cursor).
+
+    (deployment_id, seq) is the key: re-inserting a batch is harmless.
+    """
+
+    __tablename__ = "deployment_log_lines"
+
+    deployment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # SYSTEM: a notice of the runtime (e.g. lines dropped because the pipeline was slow).
+    stream: Mapped[LogStream] = mapped_column(
+        Enum(LogStream, name="log_stream", values_callable=_values), nullable=False
+    )
+    replica: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    text: Mapped[str] = mapped_column(Text, nullable=False)

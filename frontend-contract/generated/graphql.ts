@@ -199,6 +199,14 @@ export type DeploymentTimelineSubscriptionVariables = Exact<{
 
 export type DeploymentTimelineSubscription = { deploymentEvents: { seq: number, at: string, kind: Types.DeploymentEventKind, status: Types.DeploymentStatus, step: string | null, message: string | null, payload: unknown } };
 
+export type DeploymentLogsSubscriptionVariables = Exact<{
+  deploymentId: string | number;
+  after?: string | null | undefined;
+}>;
+
+
+export type DeploymentLogsSubscription = { deploymentLogs: { cursor: string, lines: Array<{ seq: number, at: string, stream: Types.LogStream, replica: number, text: string }> } };
+
 export type UserErrorFieldsFragment = { code: Types.UserErrorCode, message: string, field: Array<string> | null };
 
 export type PageInfoFieldsFragment = { hasNextPage: boolean, endCursor: string | null };

@@ -459,6 +459,8 @@ export type Deployment = Node & {
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Globally unique, opaque id. */
   id: Scalars['ID']['output'];
+  /** The running app's output, oldest first (at most 1,000 lines a page). */
+  logs: DeploymentLogConnection;
   /** Human explanation of the outcome. */
   message?: Maybe<Scalars['String']['output']>;
   /** Per-project deployment number. */
@@ -479,6 +481,13 @@ export type Deployment = Node & {
   strategy: DeploymentStrategy;
   /** Percent of the environment's requests the router sends here now. */
   trafficWeight: Scalars['Int']['output'];
+};
+
+
+/** A build released to an environment. */
+export type DeploymentLogsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: Scalars['Int']['input'];
 };
 
 /** A page of deployments, newest first. */
@@ -533,6 +542,39 @@ export type DeploymentEventKind =
 export type DeploymentIdInput = {
   /** Deployment. */
   deploymentId: Scalars['ID']['input'];
+};
+
+/** A batch of deployment log lines. */
+export type DeploymentLogBatch = {
+  __typename?: 'DeploymentLogBatch';
+  /** Pass as `after` to resume after this batch. */
+  cursor: Scalars['String']['output'];
+  /** Lines, in order. */
+  lines: Array<DeploymentLogLine>;
+};
+
+/** A page of deployment log lines, oldest first. */
+export type DeploymentLogConnection = {
+  __typename?: 'DeploymentLogConnection';
+  /** Lines of this page. */
+  lines: Array<DeploymentLogLine>;
+  /** Pass endCursor as `after`. */
+  pageInfo: PageInfo;
+};
+
+/** A line the running app printed (stdout/stderr) or a runtime notice. */
+export type DeploymentLogLine = {
+  __typename?: 'DeploymentLogLine';
+  /** When the line was printed. */
+  at: Scalars['DateTime']['output'];
+  /** Index of the replica that printed it. */
+  replica: Scalars['Int']['output'];
+  /** Per-deployment sequence number; the cursor. */
+  seq: Scalars['Int']['output'];
+  /** stdout, stderr, or system (e.g. lines dropped by a slow pipeline). */
+  stream: LogStream;
+  /** The line. */
+  text: Scalars['String']['output'];
 };
 
 /** Result of deploy, cancel, promote and setTrafficSplit. */
@@ -1170,6 +1212,8 @@ export type Subscription = {
   buildLogs: BuildLogBatch;
   /** Timeline events after `after` (an event's seq), replayed then live; completes when the rollout ends. Reconnect with the last seq to miss nothing. */
   deploymentEvents: DeploymentEvent;
+  /** The running app's stdout/stderr after `after` (a line's seq), replayed then live, in batches. Completes once the deployment ended and its release is stopped; never while it serves (close it when done). Reconnect with the last cursor to miss nothing. A client too slow to keep up gets SUBSCRIBER_LAGGED with the cursor to resume from. */
+  deploymentLogs: DeploymentLogBatch;
   /** Audit events of the viewer's teams (entries the viewer may read), with optional heartbeats; completes after `first` events when given. */
   viewerEvents: ViewerEvent;
 };
@@ -1190,6 +1234,13 @@ export type SubscriptionBuildLogsArgs = {
 
 /** Live streams over websockets (graphql-transport-ws or graphql-ws). */
 export type SubscriptionDeploymentEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  deploymentId: Scalars['ID']['input'];
+};
+
+
+/** Live streams over websockets (graphql-transport-ws or graphql-ws). */
+export type SubscriptionDeploymentLogsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   deploymentId: Scalars['ID']['input'];
 };

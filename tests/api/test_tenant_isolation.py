@@ -99,6 +99,8 @@ SUBSCRIPTIONS: dict[str, str] = {
     "buildEvents": "another team's build is NOT_FOUND (tests/builds/test_build_api.py)",
     "deploymentEvents": "another team's deployment is NOT_FOUND "
     "(tests/deployments/test_deployment_api.py)",
+    "deploymentLogs": "another team's deployment is NOT_FOUND "
+    "(tests/deployments/test_deploy_logs.py)",
 }
 HOW_TO_EXTEND = (
     "Extend the mapping in tests/api/test_tenant_isolation.py: add the argument name to "
