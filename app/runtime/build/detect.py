@@ -186,7 +186,12 @@ def _node(tree: _Tree, overrides: BuildOverrides) -> _Proposal:
 def _python(tree: _Tree, overrides: BuildOverrides) -> _Proposal:
     # `python -m pip` rather than .venv/bin/pip: pip's shebang holds the absolute path of the
     # venv, which is wrong once a cached .venv is restored into another build directory.
-    venv = "python -m venv .venv && .venv/bin/python -m pip install --disable-pip-version-check"
+    # A .venv restored from the dependency cache is reused: recreating it (ensurepip) cost
+    # seconds on every warm build.
+    venv = (
+        "{ [ -x .venv/bin/python ] || python -m venv .venv; } && "
+        ".venv/bin/python -m pip install --disable-pip-version-check"
+    )
     if tree.file("requirements.txt"):
         return _Proposal(
             framework="python",

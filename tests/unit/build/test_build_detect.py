@@ -60,7 +60,8 @@ def test_python_requirements_with_procfile(tmp_path: Path) -> None:
     plan = detect(tmp_path)
     assert plan.framework == "python"
     [install] = plan.steps
-    assert install.command.startswith("python -m venv .venv && ")
+    # The venv is created only when the dependency cache did not restore one.
+    assert install.command.startswith("{ [ -x .venv/bin/python ] || python -m venv .venv; } && ")
     assert install.command.endswith("install --disable-pip-version-check -r requirements.txt")
     assert plan.start_command == "gunicorn app:app"
     assert plan.processes == {"web": "gunicorn app:app", "worker": "python worker.py"}
