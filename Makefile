@@ -45,6 +45,12 @@ bench: install
 bench-logs: install
 	$(BIN)/python -m bench.logs_fanout $(BENCH_LOGS_ARGS)
 
+.PHONY: bench-deploy
+## Deploy mutation -> first 200 through the router (static site, Python app; cold and warm) vs
+## the same steps by hand, and the router's overhead (~2 min; e.g. BENCH_DEPLOY_ARGS="--rounds 3").
+bench-deploy: install
+	$(BIN)/python -m bench.deploy_bench $(BENCH_DEPLOY_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
