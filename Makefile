@@ -22,7 +22,7 @@ down: install
 	$(BIN)/stratus down
 
 ## The whole suite (real PostgreSQL, Redis, git, OpenBao; embedded ones when the URLs are unset).
-test: install lint contract-deps
+test: install lint typecheck contract-deps
 	$(BIN)/pytest -q
 
 lint: install
