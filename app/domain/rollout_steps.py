@@ -31,6 +31,9 @@ BUILD_POLL_S = 0.5
 OBSERVE_POLL_S = 0.5
 
 
+STARTING_PROBE_S = 0.1
+
+
 async def execute(r: Rollout) -> DeploymentStatus:
     build = await _wait_for_build(r)
     if build.status != BuildStatus.SUCCEEDED or not build.artifact_uri:
@@ -110,10 +113,18 @@ async def release_spec(
 
 
 async def _health(r: Rollout) -> dict[str, Any] | None:
-    """None once the release answers healthy; else what the last probe said."""
+    """None once the release answers healthy; else what the last probe said.
+
+    The budget is `retries` x `interval` seconds. While nothing listens yet (the app is
+    still starting) probes come every 0.1 s instead of every `interval`, so a release that
+    starts in 50 ms does not wait a whole interval for its second probe.
+    """
     cfg = r.deps.settings
-    last = None
-    for attempt in range(1, cfg.deploy_health_retries + 1):
+    budget = cfg.deploy_health_retries * cfg.deploy_health_interval_seconds
+    deadline = time.monotonic() + budget
+    attempt, last = 0, None
+    while True:
+        attempt += 1
         last = await r.runtime.health(r.release_id, timeout=cfg.deploy_health_timeout_seconds)
         if last.ok:
             async with r.write() as (uow, w):
@@ -127,11 +138,17 @@ async def _health(r: Rollout) -> dict[str, Any] | None:
             return None
         if r.lost.is_set():
             raise Superseded()
-        await asyncio.sleep(cfg.deploy_health_interval_seconds)
-    assert last is not None
+        if time.monotonic() >= deadline:
+            break
+        starting = last.status is None
+        await asyncio.sleep(
+            min(STARTING_PROBE_S, cfg.deploy_health_interval_seconds)
+            if starting
+            else cfg.deploy_health_interval_seconds
+        )
     return {
         "message": f"never became healthy: {last.error or last.status}",
-        "attempts": cfg.deploy_health_retries,
+        "attempts": attempt,
         "status": last.status,
     }
 
