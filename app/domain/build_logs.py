@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -29,6 +29,7 @@ from app.events import Event, EventBus, SubscriberLagged
 from db import models
 from db.enums import BuildStatus, LogStream
 
+L = TypeVar("L")
 FLUSH_INTERVAL = 0.05
 MAX_BATCH = 1_000
 REPLAY_PAGE = 2_000
@@ -66,7 +67,38 @@ class LogLine:
         return cls(r.seq, r.ts, r.stream, r.step, r.text, r.truncated)
 
 
-class LogWriter:
+class BatchShipper(Generic[L]):
+    """The buffer both log writers share: lines wait here and go out as one batch.
+
+    A batch that fails to ship goes back to the front of the buffer so the next flush
+    retries it; `_ship` must be idempotent (inserts ignore existing (owner, seq) keys).
+    """
+
+    def __init__(self) -> None:
+        self._buffer: list[L] = []
+        self._lock = asyncio.Lock()
+
+    async def _add(self, line: L) -> None:
+        self._buffer.append(line)
+        if len(self._buffer) >= MAX_BATCH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self._buffer = self._buffer, []
+            if not batch:
+                return
+            try:
+                await self._ship(batch)
+            except BaseException:
+                self._buffer[:0] = batch
+                raise
+
+    async def _ship(self, batch: list[L]) -> None:
+        raise NotImplementedError
+
+
+class LogWriter(BatchShipper[LogLine]):
     """Used by the build job; not safe to share between builds."""
 
     def __init__(
@@ -77,12 +109,11 @@ class LogWriter:
         *,
         last_seq: int,
     ) -> None:
+        super().__init__()
         self._sessionmaker = sessionmaker
         self._events = events
         self.build_id = build_id
         self.last_seq = last_seq
-        self._buffer: list[LogLine] = []
-        self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -102,24 +133,8 @@ class LogWriter:
         self, stream: LogStream, step: str | None, text: str, truncated: bool = False
     ) -> int:
         self.last_seq += 1
-        self._buffer.append(
-            LogLine(self.last_seq, datetime.now(UTC), stream, step, text, truncated)
-        )
-        if len(self._buffer) >= MAX_BATCH:
-            await self.flush()
+        await self._add(LogLine(self.last_seq, datetime.now(UTC), stream, step, text, truncated))
         return self.last_seq
-
-    async def flush(self) -> None:
-        async with self._lock:
-            batch, self._buffer = self._buffer, []
-            if not batch:
-                return
-            try:
-                await self._ship(batch)
-            except BaseException:
-                # Put the batch back so the next flush retries it (inserts are idempotent).
-                self._buffer[:0] = batch
-                raise
 
     async def _ship(self, batch: list[LogLine]) -> None:
         async with self._sessionmaker() as session, session.begin():

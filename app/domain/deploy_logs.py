@@ -34,7 +34,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.domain.build_logs import FLUSH_INTERVAL, MAX_BATCH, REPLAY_PAGE, LogReaderLagged
+from app.domain.build_logs import (
+    FLUSH_INTERVAL,
+    REPLAY_PAGE,
+    BatchShipper,
+    LogReaderLagged,
+)
 from app.events import Event, EventBus, SubscriberLagged
 from app.runtime.protocol import LogLine as RuntimeLogLine
 from db import models
@@ -84,7 +89,7 @@ class DeployLogLine:
         return cls(r.seq, r.ts, r.stream, r.replica, r.text)
 
 
-class DeployLogWriter:
+class DeployLogWriter(BatchShipper[DeployLogLine]):
     """Numbers and ships the lines of one deployment; flushed by its sink."""
 
     def __init__(
@@ -95,13 +100,12 @@ class DeployLogWriter:
         *,
         last_seq: int,
     ) -> None:
+        super().__init__()
         self._sessionmaker = sessionmaker
         self._events = events
         self.deployment_id = deployment_id
         self.last_seq = last_seq
         self.last_write = time.monotonic()
-        self._buffer: list[DeployLogLine] = []
-        self._lock = asyncio.Lock()
 
     @property
     def pending(self) -> int:
@@ -110,22 +114,8 @@ class DeployLogWriter:
     async def write(self, stream: LogStream, replica: int, text: str, ts: datetime) -> int:
         self.last_seq += 1
         self.last_write = time.monotonic()
-        self._buffer.append(DeployLogLine(self.last_seq, ts, stream, replica, text))
-        if len(self._buffer) >= MAX_BATCH:
-            await self.flush()
+        await self._add(DeployLogLine(self.last_seq, ts, stream, replica, text))
         return self.last_seq
-
-    async def flush(self) -> None:
-        async with self._lock:
-            batch, self._buffer = self._buffer, []
-            if not batch:
-                return
-            try:
-                await self._ship(batch)
-            except BaseException:
-                # Put the batch back so the next flush retries it (inserts are idempotent).
-                self._buffer[:0] = batch
-                raise
 
     async def _ship(self, batch: list[DeployLogLine]) -> None:
         async with self._sessionmaker() as session, session.begin():
