@@ -28,7 +28,8 @@ from tests.support.api import Api
 from tests.support.live_server import LiveServer
 from tests.support.live_server import live_server as start_live_server
 
-REDIS_TEST_DB = 13
+# STRATUS_TEST_REDIS_DB lets two suites run side by side (each flushes its own database).
+REDIS_TEST_DB = int(os.environ.get("STRATUS_TEST_REDIS_DB", "13"))
 
 
 def _base_urls() -> tuple[str, str]:
