@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     # A deployment waiting for its build gives up after this long.
     deploy_build_wait_seconds: float = Field(default=3600.0, gt=0)
 
+    # A branch preview stops serving this long after its last deploy (7 days); the worker's
+    # cleanup job stops its releases and removes its route.
+    preview_retention_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    # The public URL of an environment, from its router host (e.g. "https://{host}" behind a
+    # TLS proxy); unset: "http://{host}:{router_port}".
+    deploy_url_template: str | None = None
+
+    def environment_url(self, host: str) -> str:
+        template = self.deploy_url_template or f"http://{{host}}:{self.router_port}"
+        return template.replace("{host}", host)
+
     @field_validator("secret_keys")
     @classmethod
     def _keys_parse(cls, value: str) -> str:

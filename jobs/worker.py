@@ -22,6 +22,7 @@ from app.runtime.local import LocalRuntime
 from app.settings import Settings
 from jobs.builds import reconcile_builds, run_build
 from jobs.deployments import reconcile_deployments, run_rollout
+from jobs.previews import expire_previews
 
 # Margin over the build's own deadline, so the build times itself out (TIMED_OUT) first.
 BUILD_JOB_SLACK_S = 120
@@ -82,6 +83,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 run_at_startup=True,
                 timeout=60,
             ),
+            cron(expire_previews, second={35}, run_at_startup=True, timeout=120),
             cron(
                 reconcile_deployments,
                 second=set(range(5, 60, 10)),

@@ -79,6 +79,11 @@ class Deployment(Node):
     started_at: datetime | None = strawberry.field(description="When its rollout started.")
     finished_at: datetime | None = strawberry.field(description="When its rollout ended.")
     row_id: strawberry.Private[uuid.UUID]
+    host: strawberry.Private[str]
+
+    @strawberry.field(description="Where its environment is served (through the router).")
+    def url(self, info: Info) -> str:
+        return info.context.deps.settings.environment_url(self.host)
 
     @strawberry.field(
         description="The running app's output, oldest first (at most 1,000 lines a page)."
@@ -101,8 +106,9 @@ class Deployment(Node):
         )
 
     @classmethod
-    def from_row(cls, r: models.Deployment, environment: str) -> Deployment:
+    def from_row(cls, r: models.Deployment, environment: str, host: str) -> Deployment:
         return cls(
+            host=host,
             id=strawberry.ID(to_global_id("Deployment", r.id)),
             number=r.number,
             environment=environment,
@@ -124,8 +130,13 @@ class Deployment(Node):
 
 async def to_type(info: Info, rows: list[models.Deployment]) -> list[Deployment]:
     async with info.context.session() as s:
-        names = await deployments.environment_names(s, {r.environment_id for r in rows})
-    return [Deployment.from_row(r, names.get(r.environment_id, "")) for r in rows]
+        envs = await deployments.environment_hosts(s, {r.environment_id for r in rows})
+    return [with_environment(r, envs) for r in rows]
+
+
+def with_environment(r: models.Deployment, envs: dict[uuid.UUID, tuple[str, str]]) -> Deployment:
+    name, host = envs.get(r.environment_id, ("", ""))
+    return Deployment.from_row(r, name, host)
 
 
 @strawberry.type(description="A step of a deployment's timeline.")
@@ -189,13 +200,18 @@ async def active_list(info: Info, project_id: uuid.UUID, environment: str) -> li
         rows = await deployments.active_deployments(
             s, await info.context.principal(), project_id=project_id, environment=environment
         )
-    return [Deployment.from_row(r, environment) for r in rows]
+    return await to_type(info, rows)
 
 
 @strawberry.input(description="Release a build (or build a git ref first) to an environment.")
 class DeployInput:
     project_id: strawberry.ID = strawberry.field(description="Project to deploy.")
-    environment: str = strawberry.field(default="production", description="Environment name.")
+    environment: str | None = strawberry.field(
+        default=None,
+        description="Environment name. Default: production for the production branch (or a "
+        "build's own environment); any other branch deploys to its own preview "
+        '("preview" also means the branch\'s preview).',
+    )
     git_ref: str | None = strawberry.field(
         default=None, description="Build this ref first (give this or buildId)."
     )

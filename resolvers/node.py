@@ -24,7 +24,7 @@ from resolvers.audit import AuditLogEntry
 from resolvers.builds import Build
 from resolvers.common import Node
 from resolvers.context import Info
-from resolvers.deployments import Deployment
+from resolvers.deployments import with_environment
 from resolvers.identity import ApiKey
 from resolvers.ids import from_global_id
 from resolvers.projects import Environment, EnvironmentVariable, Project
@@ -43,7 +43,9 @@ async def _project(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
 
 
 async def _environment(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
-    return Environment.from_row(await projects.get_environment(s, p, environment_id=i))
+    env = await projects.get_environment(s, p, environment_id=i)
+    project = await projects.get_project(s, p, project_id=env.project_id)
+    return Environment.from_row(env, project.slug)
 
 
 async def _variable(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
@@ -76,8 +78,8 @@ async def _build(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
 
 async def _deployment(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
     row = await deployments.get_deployment(s, p, deployment_id=i)
-    names = await deployments.environment_names(s, {row.environment_id})
-    return Deployment.from_row(row, names.get(row.environment_id, ""))
+    envs = await deployments.environment_hosts(s, {row.environment_id})
+    return with_environment(row, envs)
 
 
 FETCHERS: dict[str, Fetch] = {

@@ -10,6 +10,7 @@ import strawberry
 
 from app.domain import projects, variables
 from app.domain.projects import ProjectSettings
+from app.domain.rollout_traffic import route_host
 from app.domain.variables import VariableInput
 from db import models
 from db.enums import EnvironmentKind, Framework
@@ -51,14 +52,29 @@ class Environment(Node):
     name: str = strawberry.field(description="Environment name, unique in the project.")
     kind: EnvironmentKind = strawberry.field(description="What the environment is for.")
     created_at: datetime = strawberry.field(description="Creation time.")
+    branch: str | None = strawberry.field(
+        description="A branch preview's branch (null for production, preview, development)."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="A branch preview stops serving then (each deploy extends it)."
+    )
+    expired_at: datetime | None = strawberry.field(
+        description="When the preview expired: its deployments were stopped and unrouted."
+    )
     row_id: strawberry.Private[uuid.UUID]
+    host: strawberry.Private[str]
     # Set when the parent list prefetched this level (see resolvers/loaders.py).
     prefetched_variables: strawberry.Private[list[EnvironmentVariable] | None] = None
+
+    @strawberry.field(description="Where the environment is served (through the router).")
+    def url(self, info: Info) -> str:
+        return info.context.deps.settings.environment_url(self.host)
 
     @classmethod
     def from_row(
         cls,
         row: models.Environment,
+        project_slug: str,
         variable_rows: Sequence[models.EnvironmentVariable | variables.VariableMetadata]
         | None = None,
     ) -> Environment:
@@ -67,6 +83,10 @@ class Environment(Node):
             name=row.name,
             kind=row.kind,
             created_at=row.created_at,
+            branch=row.branch,
+            expires_at=row.expires_at,
+            expired_at=row.expired_at,
+            host=route_host(project_slug, row.name),
             row_id=row.id,
             prefetched_variables=(
                 None
@@ -157,7 +177,7 @@ class Project(Node):
 
     async def _load_environments(self, info: Info) -> list[Environment]:
         rows = await info.context.loaders.environments_by_project.load(self.row_id)
-        return [Environment.from_row(r) for r in rows]
+        return [Environment.from_row(r, self.slug) for r in rows]
 
 
 @strawberry.type(description="An edge of a ProjectConnection.")
@@ -190,7 +210,7 @@ async def project_page(
             if environments and page.items
             else None
         )
-    nodes = [Project.from_row(r, _environments(children, r.id)) for r in page.items]
+    nodes = [Project.from_row(r, _environments(children, r)) for r in page.items]
     return ProjectConnection(
         edges=[ProjectEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
         nodes=nodes,
@@ -201,14 +221,16 @@ async def project_page(
 
 
 def _environments(
-    children: ProjectChildren | None, project_id: uuid.UUID
+    children: ProjectChildren | None, project: models.Project
 ) -> list[Environment] | None:
     if children is None:
         return None
     by_environment = children.variables
     return [
-        Environment.from_row(e, None if by_environment is None else by_environment.get(e.id, []))
-        for e in children.environments.get(project_id, [])
+        Environment.from_row(
+            e, project.slug, None if by_environment is None else by_environment.get(e.id, [])
+        )
+        for e in children.environments.get(project.id, [])
     ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import audit
+from app.domain import audit, previews
 from app.domain.build_logs import publish_end
 from app.domain.pagination import Page, keyset_page
 from app.domain.policy import Action, authorize
@@ -64,6 +64,19 @@ async def environment_for(
         raise UserInputError.one(
             ErrorCode.UNKNOWN_ENVIRONMENT, f"project has no environment {name!r}", "environment"
         )
+    if previews.is_template(env):
+        # "preview" stands for the branch's own preview environment.
+        if not REF_RE.match(ref):
+            raise UserInputError.one(
+                ErrorCode.INVALID_REF, "not a valid branch, tag or commit", "ref"
+            )
+        if ref == project.production_branch:
+            raise UserInputError.one(
+                ErrorCode.INVALID_ARGUMENT,
+                "a preview needs a branch other than the production branch",
+                "environment",
+            )
+        return await previews.branch_environment(uow, project, env, ref)
     return env
 
 

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import audit, builds, deploy_events
+from app.domain import audit, builds, deploy_events, previews
 from app.domain.pagination import Page, keyset_page
 from app.domain.policy import Action, authorize
 from app.domain.principal import Principal
-from app.domain.rollout_traffic import env_deployments, set_weights, supersede
+from app.domain.rollout_traffic import env_deployments, route_host, set_weights, supersede
 from app.errors import ErrorCode, NotFound, UserInputError
 from app.runtime.protocol import MAX_REPLICAS
 from app.uow import UnitOfWork
@@ -81,8 +81,21 @@ async def deploy(uow: UnitOfWork, req: DeployRequest) -> models.Deployment:
         if existing is not None:
             _audit(uow, existing, "deployment.deploy_replayed", {"key": req.idempotency_key})
             return existing
-    env = await builds.environment_for(uow, project, req.environment or "production", "")
+    env = await _environment_for(uow, project, req)
     build = await _build_for(uow, project, env, req)
+    return await queue_deployment(uow, project, env, build, req)
+
+
+async def queue_deployment(
+    uow: UnitOfWork,
+    project: models.Project,
+    env: models.Environment,
+    build: models.Build,
+    req: DeployRequest,
+) -> models.Deployment:
+    """Create the deployment and enqueue its rollout (the caller authorized it and holds
+    the project row lock; a push webhook is authorized by its signature)."""
+    previews.extend(uow, env)
     last = await uow.session.scalar(
         select(func.coalesce(func.max(models.Deployment.number), 0)).where(
             models.Deployment.project_id == project.id
@@ -125,6 +138,24 @@ async def deploy(uow: UnitOfWork, req: DeployRequest) -> models.Deployment:
     _audit(uow, row, "deployment.deploy", changes)
     uow.enqueue(RUN_ROLLOUT_JOB, str(row.id), job_id=rollout_job_id(row.id))
     return row
+
+
+async def _environment_for(
+    uow: UnitOfWork, project: models.Project, req: DeployRequest
+) -> models.Environment:
+    """The named environment, else: the production branch goes to production, any other
+    ref to its branch preview, a build to the environment it was built for."""
+    if req.git_ref is not None:
+        return await builds.environment_for(uow, project, req.environment, req.git_ref.strip())
+    build = await uow.session.get(models.Build, req.build_id)
+    if build is None or build.project_id != project.id:
+        raise UserInputError.one(ErrorCode.BUILD_NOT_READY, "no such build here", "buildId")
+    if req.environment is None:
+        env = await uow.session.get(models.Environment, build.environment_id)
+        assert env is not None  # environment_id is a NOT NULL foreign key
+        if not previews.is_template(env):
+            return env
+    return await builds.environment_for(uow, project, req.environment, build.git_ref)
 
 
 async def _build_for(
@@ -340,15 +371,16 @@ async def active_deployments(
     return list(rows)
 
 
-async def environment_names(
+async def environment_hosts(
     session: AsyncSession, environment_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """Names for deployment rows already authorized by the caller (one statement a page)."""
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """(name, router host) per environment, for deployment rows already authorized by the
+    caller (one statement a page)."""
     if not environment_ids:
         return {}
     rows = await session.execute(
-        select(models.Environment.id, models.Environment.name).where(
-            models.Environment.id.in_(environment_ids)
-        )
+        select(models.Environment.id, models.Environment.name, models.Project.slug)
+        .join(models.Project, models.Project.id == models.Environment.project_id)
+        .where(models.Environment.id.in_(environment_ids))
     )
-    return {i: n for i, n in rows}
+    return {i: (name, route_host(slug, name)) for i, name, slug in rows}

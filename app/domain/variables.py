@@ -225,13 +225,22 @@ def metadata_json(environment_id: InstrumentedAttribute[uuid.UUID]) -> ColumnEle
 async def decrypt_environment(
     session: AsyncSession, box: SecretBox, environment_id: uuid.UUID
 ) -> dict[str, str]:
-    """Plain values for a build or release. Workers only; never reachable from the API."""
+    """Plain values for a build or release. Workers only; never reachable from the API.
+
+    A branch preview sees its template's ("preview") variables, overridden by its own.
+    """
+    template_id = await session.scalar(
+        select(models.Environment.template_id).where(models.Environment.id == environment_id)
+    )
     out: dict[str, str] = {}
-    for row in await variables_of(session, [environment_id]):
-        plain = await box.open(
-            Sealed(row.key_id, row.ciphertext), context=seal_context(environment_id, row.key)
-        )
-        out[row.key] = plain.decode()
+    for env_id in [template_id, environment_id]:
+        if env_id is None:
+            continue
+        for row in await variables_of(session, [env_id]):
+            plain = await box.open(
+                Sealed(row.key_id, row.ciphertext), context=seal_context(env_id, row.key)
+            )
+            out[row.key] = plain.decode()
     return out
 
 

@@ -3,7 +3,8 @@
 The HMAC signature over the raw body (`X-Hub-Signature-256: sha256=<hex>`) with the
 project's webhook secret is the authorization: no user is involved. Deliveries are
 de-duplicated by `X-GitHub-Delivery`, so a redelivery never builds twice. Pushes to
-the production branch build for production, pushes to other branches for preview.
+the production branch build for production; pushes to other branches build and deploy the
+branch's preview (app/domain/previews.py), and deleting a branch expires its preview.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import orjson
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
-from app.domain import builds, project_secrets
+from app.domain import builds, deployments, previews, project_secrets
 from app.uow import UnitOfWork
 from db import models
-from db.enums import BuildTrigger
+from db.enums import BuildTrigger, DeploymentStrategy
 
 ZERO_SHA = "0" * 40
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -77,12 +78,13 @@ async def handle(
     )
     if inserted.first() is None:
         return WebhookResult(200, {"ok": True, "duplicate": True})
-    if not ref.startswith("refs/heads/") or sha == ZERO_SHA:
+    if not ref.startswith("refs/heads/"):
         return WebhookResult(202, {"ok": True, "ignored": "not a branch push"})
     branch = ref.removeprefix("refs/heads/")
-    env = await builds.environment_for(
-        uow, project, "production" if branch == project.production_branch else "preview", branch
-    )
+    if sha == ZERO_SHA:  # the branch was deleted
+        expired = await previews.expire_branch(uow, project, branch)
+        return WebhookResult(202, {"ok": True, "branchDeleted": branch, "previewExpired": expired})
+    env = await builds.environment_for(uow, project, None, branch)
     build = await builds.create_build(
         uow,
         project,
@@ -100,13 +102,29 @@ async def handle(
         )
         .values(build_id=build.id)
     )
-    return WebhookResult(
-        202,
-        {
-            "ok": True,
-            "buildId": str(build.id),
-            "commit": sha,
-            "branch": branch,
-            "environment": env.name,
-        },
-    )
+    out: dict[str, Any] = {
+        "ok": True,
+        "buildId": str(build.id),
+        "commit": sha,
+        "branch": branch,
+        "environment": env.name,
+    }
+    if env.branch is not None:
+        # A branch preview deploys each push at once (nothing to shift traffic from safely).
+        deployment = await deployments.queue_deployment(
+            uow,
+            project,
+            env,
+            build,
+            deployments.DeployRequest(
+                project_id=project.id,
+                environment=env.name,
+                git_ref=None,
+                build_id=build.id,
+                strategy=DeploymentStrategy.IMMEDIATE,
+                idempotency_key=None,
+            ),
+        )
+        out["deploymentId"] = str(deployment.id)
+        out["url"] = previews.url(uow.deps.settings, project, env)
+    return WebhookResult(202, out)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import DateTime, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -46,7 +47,23 @@ class Project(IdMixin, TimestampMixin, Base):
 
 class Environment(IdMixin, TimestampMixin, Base):
     __tablename__ = "environments"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        # One preview environment per branch of a project.
+        Index(
+            "uq_environments_project_branch",
+            "project_id",
+            "branch",
+            unique=True,
+            postgresql_where="branch IS NOT NULL",
+        ),
+        # The cleanup job's scan: previews past their expiry, not yet cleaned up.
+        Index(
+            "ix_environments_preview_expiry",
+            "expires_at",
+            postgresql_where="branch IS NOT NULL AND expired_at IS NULL",
+        ),
+    )
 
     project_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False
@@ -59,6 +76,14 @@ class Environment(IdMixin, TimestampMixin, Base):
     kind: Mapped[EnvironmentKind] = mapped_column(
         Enum(EnvironmentKind, name="environment_kind", values_callable=_values), nullable=False
     )
+    # Branch previews (app/domain/previews.py): the branch, the environment whose variables
+    # they inherit (the project's "preview"), and when they stop serving.
+    branch: Mapped[str | None] = mapped_column(String(255))
+    template_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("environments.id", ondelete="SET NULL")
+    )
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class EnvironmentVariable(IdMixin, TimestampMixin, Base):

@@ -129,7 +129,7 @@ export type BuildEventsSubscriptionVariables = Exact<{
 
 export type BuildEventsSubscription = { buildEvents: { status: Types.BuildStatus, step: Types.BuildStep | null, reason: string | null, message: string | null, at: string } };
 
-export type DeploymentFieldsFragment = { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null };
+export type DeploymentFieldsFragment = { id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null };
 
 export type ProjectDeploymentsQueryVariables = Exact<{
   projectId: string | number;
@@ -138,7 +138,7 @@ export type ProjectDeploymentsQueryVariables = Exact<{
 }>;
 
 
-export type ProjectDeploymentsQuery = { project: { id: string, deployments: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null }> } } };
+export type ProjectDeploymentsQuery = { project: { id: string, deployments: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null }> } } };
 
 export type ActiveDeploymentsQueryVariables = Exact<{
   projectId: string | number;
@@ -146,35 +146,35 @@ export type ActiveDeploymentsQueryVariables = Exact<{
 }>;
 
 
-export type ActiveDeploymentsQuery = { project: { id: string, activeDeployments: Array<{ id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null }> } };
+export type ActiveDeploymentsQuery = { project: { id: string, activeDeployments: Array<{ id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null }> } };
 
 export type DeploymentByIdQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type DeploymentByIdQuery = { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } };
+export type DeploymentByIdQuery = { deployment: { id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } };
 
 export type DeployMutationVariables = Exact<{
   input: Types.DeployInput;
 }>;
 
 
-export type DeployMutation = { deploy: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+export type DeployMutation = { deploy: { deployment: { id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
 export type CancelDeploymentMutationVariables = Exact<{
   deploymentId: string | number;
 }>;
 
 
-export type CancelDeploymentMutation = { cancelDeployment: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+export type CancelDeploymentMutation = { cancelDeployment: { deployment: { id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
 export type PromoteDeploymentMutationVariables = Exact<{
   deploymentId: string | number;
 }>;
 
 
-export type PromoteDeploymentMutation = { promoteDeployment: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+export type PromoteDeploymentMutation = { promoteDeployment: { deployment: { id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
 export type SetTrafficSplitMutationVariables = Exact<{
   deploymentId: string | number;
@@ -182,14 +182,14 @@ export type SetTrafficSplitMutationVariables = Exact<{
 }>;
 
 
-export type SetTrafficSplitMutation = { setTrafficSplit: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+export type SetTrafficSplitMutation = { setTrafficSplit: { deployment: { id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
 export type RollbackDeploymentMutationVariables = Exact<{
   deploymentId: string | number;
 }>;
 
 
-export type RollbackDeploymentMutation = { rollbackDeployment: { deployment: { id: string, number: number, environment: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, serving: Array<{ id: string, trafficWeight: number }>, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+export type RollbackDeploymentMutation = { rollbackDeployment: { deployment: { id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null } | null, serving: Array<{ id: string, trafficWeight: number }>, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
 export type DeploymentTimelineSubscriptionVariables = Exact<{
   deploymentId: string | number;
@@ -219,11 +219,11 @@ export type TeamMemberFieldsFragment = { id: string, role: Types.TeamRole, joine
 
 export type EnvironmentVariableFieldsFragment = { id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string };
 
-export type EnvironmentFieldsFragment = { id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> };
+export type EnvironmentFieldsFragment = { id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> };
 
 export type ProjectSummaryFieldsFragment = { id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string };
 
-export type ProjectFieldsFragment = { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> };
+export type ProjectFieldsFragment = { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> };
 
 export type ApiKeyFieldsFragment = { id: string, name: string, prefix: string, scopes: Array<Types.ApiKeyScope>, createdAt: string, expiresAt: string | null, lastUsedAt: string | null, revokedAt: string | null };
 
@@ -273,21 +273,21 @@ export type ProjectDetailQueryVariables = Exact<{
 }>;
 
 
-export type ProjectDetailQuery = { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } };
+export type ProjectDetailQuery = { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } };
 
 export type CreateProjectMutationVariables = Exact<{
   input: Types.CreateProjectInput;
 }>;
 
 
-export type CreateProjectMutation = { createProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+export type CreateProjectMutation = { createProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
 export type UpdateProjectMutationVariables = Exact<{
   input: Types.UpdateProjectInput;
 }>;
 
 
-export type UpdateProjectMutation = { updateProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+export type UpdateProjectMutation = { updateProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
 export type DeleteProjectMutationVariables = Exact<{
   input: Types.DeleteProjectInput;

@@ -432,8 +432,8 @@ export type DeployInput = {
   buildId?: InputMaybe<Scalars['ID']['input']>;
   /** CANARY: initial percent to the new release (default 10). */
   canaryWeight?: InputMaybe<Scalars['Int']['input']>;
-  /** Environment name. */
-  environment?: Scalars['String']['input'];
+  /** Environment name. Default: production for the production branch (or a build's own environment); any other branch deploys to its own preview ("preview" also means the branch's preview). */
+  environment?: InputMaybe<Scalars['String']['input']>;
   /** Build this ref first (give this or buildId). */
   gitRef?: InputMaybe<Scalars['String']['input']>;
   /** Same key, same deployment: safe to retry. */
@@ -481,6 +481,8 @@ export type Deployment = Node & {
   strategy: DeploymentStrategy;
   /** Percent of the environment's requests the router sends here now. */
   trafficWeight: Scalars['Int']['output'];
+  /** Where its environment is served (through the router). */
+  url: Scalars['String']['output'];
 };
 
 
@@ -609,14 +611,22 @@ export type DeploymentStrategy =
 /** A deploy target of a project: production, preview or development. */
 export type Environment = Node & {
   __typename?: 'Environment';
+  /** A branch preview's branch (null for production, preview, development). */
+  branch?: Maybe<Scalars['String']['output']>;
   /** Creation time. */
   createdAt: Scalars['DateTime']['output'];
+  /** When the preview expired: its deployments were stopped and unrouted. */
+  expiredAt?: Maybe<Scalars['DateTime']['output']>;
+  /** A branch preview stops serving then (each deploy extends it). */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
   /** Globally unique, opaque id. */
   id: Scalars['ID']['output'];
   /** What the environment is for. */
   kind: EnvironmentKind;
   /** Environment name, unique in the project. */
   name: Scalars['String']['output'];
+  /** Where the environment is served (through the router). */
+  url: Scalars['String']['output'];
   /** Variables of this environment (metadata only), by key. */
   variables: Array<EnvironmentVariable>;
 };

@@ -60,10 +60,11 @@ async def test_push_builds_the_pushed_commit_once(api: Api, deps) -> None:
     # GitHub redelivers: nothing new is built.
     r = await api.client.post(path, content=body, headers=_headers(secret, body, delivery))
     assert r.status_code == 200 and r.json()["duplicate"] is True
-    # Another branch builds a preview.
+    # Another branch builds and deploys its own preview.
     body = _push("feature/login", "b" * 40)
     r = await api.client.post(path, content=body, headers=_headers(secret, body, "d2"))
-    assert r.status_code == 202 and r.json()["environment"] == "preview"
+    assert r.status_code == 202 and r.json()["environment"] == "preview-feature-login"
+    assert "deploymentId" in r.json() and "deploymentId" not in result
 
 
 async def test_bad_signature_is_rejected_and_builds_nothing(api: Api, deps) -> None:
@@ -102,9 +103,9 @@ async def test_ping_other_events_and_deletions(api: Api) -> None:
     assert r.status_code == 200 and r.json()["pong"] is True
     r = await api.client.post(path, content=b"{}", headers=_headers(secret, b"{}", "p2", "issues"))
     assert r.status_code == 202 and "ignored" in r.json()
-    body = _push("gone", "0" * 40)  # a deleted branch
+    body = _push("gone", "0" * 40)  # a deleted branch: no build, its preview (none) expires
     r = await api.client.post(path, content=body, headers=_headers(secret, body, "p3"))
-    assert r.status_code == 202 and "ignored" in r.json()
+    assert r.status_code == 202 and r.json()["previewExpired"] is False
     r = await api.client.post(
         path, content=b"not json", headers=_headers(secret, b"not json", "p4")
     )
