@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext
 
 from app.domain import teams
 from app.settings import Settings
+from resolvers.activity import ActivitySubscriptions
 from resolvers.builds import BuildMutations, BuildQueries, BuildSubscriptions
 from resolvers.common import Node
 from resolvers.context import Info
@@ -93,7 +94,9 @@ class Mutation(
 
 
 @strawberry.type(description="Live streams over websockets (graphql-transport-ws or graphql-ws).")
-class Subscription(ViewerSubscriptions, BuildSubscriptions, DeploymentSubscriptions):
+class Subscription(
+    ViewerSubscriptions, BuildSubscriptions, DeploymentSubscriptions, ActivitySubscriptions
+):
     pass
 
 

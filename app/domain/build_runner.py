@@ -80,7 +80,7 @@ async def _claim(deps: Deps, build_id: uuid.UUID, worker_id: str) -> Claim | Non
         build.attempt += 1
         build.started_at = build.heartbeat_at = await _db_now(s)
         build.current_step, build.steps, build.reason, build.message = None, [], None, None
-        uow.publish(builds.events_stream(build.id), builds.status_event(build))
+        builds.publish_status(uow, build)
         return Claim(
             build_id=build.id,
             team_id=team_id,
@@ -227,7 +227,7 @@ async def recover(deps: Deps, build_id: uuid.UUID, *, owner: tuple[str, int] | N
         if not _past_clone(build):
             build.status, build.worker_id, build.heartbeat_at = BuildStatus.QUEUED, None, None
             build.current_step, build.steps, build.started_at = None, [], None
-            uow.publish(builds.events_stream(build.id), builds.status_event(build))
+            builds.publish_status(uow, build)
             uow.after_commit(lambda: _requeued(deps, build_id))
             return
         # Fences the lost worker out before we write its last log line.
@@ -251,7 +251,7 @@ async def _fail_lost(
         build.message = "the worker running this build stopped responding"
         build.finished_at = await _db_now(uow.session)
         build.steps = build_steps.settled(build.steps, BuildStatus.FAILED)
-        uow.publish(builds.events_stream(build.id), builds.status_event(build))
+        builds.publish_status(uow, build)
         uow.after_commit(lambda: publish_end(deps.events, build_id, BuildStatus.FAILED))
         team_id = build.team_id
     await enqueue_ready(deps, team_id=team_id)

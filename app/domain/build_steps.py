@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.deps import Deps
-from app.domain import builds, project_secrets, variables
+from app.domain import activity, builds, project_secrets, variables
 from app.domain.build_logs import LogWriter
 from app.runtime.build import (
     BuildOverrides,
@@ -116,7 +116,11 @@ async def save(deps: Deps, claim: Claim, **values: Any) -> models.Build:
         for name, value in values.items():
             setattr(build, name, value)
     try:
-        await deps.events.publish(builds.events_stream(build.id), builds.status_event(build))
+        event = builds.status_event(build)
+        await deps.events.publish(builds.events_stream(build.id), event)
+        await deps.events.publish(
+            activity.project_stream(build.project_id), activity.build_entry(build, event["at"])
+        )
     except Exception:  # live status is best effort; the row is the truth
         log.exception("status event publish failed", extra={"build_id": str(build.id)})
     return build

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain import audit, previews
+from app.domain import activity, audit, previews
 from app.domain.build_logs import publish_end
 from app.domain.pagination import Page, keyset_page
 from app.domain.policy import Action, authorize
@@ -47,6 +47,13 @@ def status_event(build: models.Build) -> dict[str, Any]:
         "message": build.message,
         "at": datetime.now(UTC).isoformat(),
     }
+
+
+def publish_status(uow: UnitOfWork, build: models.Build) -> None:
+    """After commit: the build's own status stream and its project's activity feed."""
+    event = status_event(build)
+    uow.publish(events_stream(build.id), event)
+    uow.publish(activity.project_stream(build.project_id), activity.build_entry(build, event["at"]))
 
 
 async def environment_for(
@@ -175,7 +182,7 @@ async def create_build(
             **(audit_changes or {}),
         },
     )
-    uow.publish(events_stream(build.id), status_event(build))
+    publish_status(uow, build)
     uow.enqueue(RUN_BUILD_JOB, str(build.id), job_id=build_job_id(build.id))
     return build
 
@@ -198,7 +205,7 @@ async def cancel_build(uow: UnitOfWork, *, build_id: uuid.UUID) -> models.Build:
     else:
         # The running job polls this key and stops its step within two seconds.
         uow.after_commit(lambda: _signal_cancel(uow, build_id))
-    uow.publish(events_stream(build.id), status_event(build))
+    publish_status(uow, build)
     audit.record(
         uow, action="build.cancel", target_type="Build", target_id=build.id, team_id=build.team_id
     )

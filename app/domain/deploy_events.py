@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.domain import activity
 from app.events import EventBus
 from app.uow import UnitOfWork
 from db import models
@@ -104,6 +105,9 @@ def record(
         )
     )
     uow.publish(events_stream(deployment.id), event.to_json())
+    uow.publish(
+        activity.project_stream(deployment.project_id), activity.deployment_entry(deployment, event)
+    )
     return event
 
 

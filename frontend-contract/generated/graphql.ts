@@ -307,6 +307,14 @@ export type ViewerEventsSubscription = { viewerEvents:
     | { __typename: 'Heartbeat', at: string }
    };
 
+export type ProjectActivitySubscriptionVariables = Exact<{
+  projectId: string | number;
+  after?: string | null | undefined;
+}>;
+
+
+export type ProjectActivitySubscription = { projectActivity: { cursor: string, subject: Types.ActivitySubject, buildId: string | null, deploymentId: string | null, number: number, status: string, event: Types.DeploymentEventKind | null, message: string | null, at: string } };
+
 export type TeamListQueryVariables = Exact<{ [key: string]: never; }>;
 
 

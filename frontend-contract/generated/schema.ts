@@ -19,6 +19,11 @@ export type AcceptTeamInvitationInput = {
   token: Scalars['String']['input'];
 };
 
+/** What an activity entry is about. */
+export type ActivitySubject =
+  | 'BUILD'
+  | 'DEPLOYMENT';
+
 /** A team API key. The secret is shown only once, at creation. */
 export type ApiKey = Node & {
   __typename?: 'ApiKey';
@@ -1022,6 +1027,29 @@ export type ProjectDeploymentsArgs = {
   first?: Scalars['Int']['input'];
 };
 
+/** A build's status change or a deployment's timeline event. */
+export type ProjectActivity = {
+  __typename?: 'ProjectActivity';
+  /** When it happened. */
+  at: Scalars['DateTime']['output'];
+  /** The build (subject BUILD). */
+  buildId?: Maybe<Scalars['ID']['output']>;
+  /** Resume after this entry with `after`. */
+  cursor: Scalars['String']['output'];
+  /** The deployment (subject DEPLOYMENT). */
+  deploymentId?: Maybe<Scalars['ID']['output']>;
+  /** DEPLOYMENT: the kind of timeline event (its details: deploymentEvents). */
+  event?: Maybe<DeploymentEventKind>;
+  /** Human summary. */
+  message?: Maybe<Scalars['String']['output']>;
+  /** The build's or deployment's number. */
+  number: Scalars['Int']['output'];
+  /** Its status after the change (a BuildStatus or DeploymentStatus value). */
+  status: Scalars['String']['output'];
+  /** Build or deployment. */
+  subject: ActivitySubject;
+};
+
 /** A page of projects, oldest first. */
 export type ProjectConnection = {
   __typename?: 'ProjectConnection';
@@ -1224,6 +1252,8 @@ export type Subscription = {
   deploymentEvents: DeploymentEvent;
   /** The running app's stdout/stderr after `after` (a line's seq), replayed then live, in batches. Completes once the deployment ended and its release is stopped; never while it serves (close it when done). Reconnect with the last cursor to miss nothing. A client too slow to keep up gets SUBSCRIBER_LAGGED with the cursor to resume from. */
   deploymentLogs: DeploymentLogBatch;
+  /** The project's builds and deployments as they change: status changes and timeline events, live. With `after` (a cursor), entries since then are replayed first; the newest 10,000 entries are retained. Never completes (close it when done). */
+  projectActivity: ProjectActivity;
   /** Audit events of the viewer's teams (entries the viewer may read), with optional heartbeats; completes after `first` events when given. */
   viewerEvents: ViewerEvent;
 };
@@ -1253,6 +1283,13 @@ export type SubscriptionDeploymentEventsArgs = {
 export type SubscriptionDeploymentLogsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   deploymentId: Scalars['ID']['input'];
+};
+
+
+/** Live streams over websockets (graphql-transport-ws or graphql-ws). */
+export type SubscriptionProjectActivityArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  projectId: Scalars['ID']['input'];
 };
 
 
