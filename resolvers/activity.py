@@ -12,11 +12,13 @@ import strawberry
 from app.domain import activity, projects
 from app.errors import ErrorCode, UserInputError
 from app.events import Event, SubscriberLagged
+from db.enums import DeploymentEventKind
+
+# Imported first: it registers DeploymentEventKind (with its description) with strawberry;
+# the enum used below before that would be registered a second time, without it.
+from resolvers import deployments as _registers_enums  # noqa: F401
 from resolvers.builds import SubscriberLaggedError
 from resolvers.context import Info
-
-# Through resolvers.deployments, which registers the enum with its description first.
-from resolvers.deployments import DeploymentEventKind
 from resolvers.ids import parse_id, to_global_id
 
 MAX_CURSOR = 40
