@@ -33,6 +33,12 @@ def rollout_job_id(deployment_id: uuid.UUID) -> str:
     return f"rollout:{deployment_id}"
 
 
+def stop_signal_key(deployment_id: uuid.UUID) -> str:
+    """A Redis list the running rollout blocks on between heartbeats (app/domain/rollout.py):
+    a push ends its wait at once, so cancel and rollback stop it within moments."""
+    return f"stratus:deployment:{deployment_id}:stop"
+
+
 @dataclass(frozen=True, kw_only=True)
 class DeployRequest:
     project_id: uuid.UUID
@@ -217,6 +223,16 @@ def _end(
     row.finished_at = datetime.now(UTC)
     row.cancel_requested_at = datetime.now(UTC)
     deploy_events.record(uow, row, DeploymentEventKind.STATUS, message, payload={"reason": reason})
+    deployment_id = row.id
+    uow.after_commit(lambda: _signal_stop(uow, deployment_id))
+
+
+async def _signal_stop(uow: UnitOfWork, deployment_id: uuid.UUID) -> None:
+    key = stop_signal_key(deployment_id)
+    async with uow.deps.redis.pipeline(transaction=True) as pipe:
+        pipe.rpush(key, b"1")
+        pipe.expire(key, 3600)
+        await pipe.execute()
 
 
 async def promote_deployment(uow: UnitOfWork, *, deployment_id: uuid.UUID) -> models.Deployment:
