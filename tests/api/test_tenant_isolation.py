@@ -101,8 +101,7 @@ SUBSCRIPTIONS: dict[str, str] = {
     "(tests/deployments/test_deployment_api.py)",
     "deploymentLogs": "another team's deployment is NOT_FOUND "
     "(tests/deployments/test_deploy_logs.py)",
-    "projectActivity": "another team's project is NOT_FOUND "
-    "(tests/deployments/test_activity.py)",
+    "projectActivity": "another team's project is NOT_FOUND (tests/deployments/test_activity.py)",
 }
 HOW_TO_EXTEND = (
     "Extend the mapping in tests/api/test_tenant_isolation.py: add the argument name to "
