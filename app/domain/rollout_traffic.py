@@ -122,7 +122,7 @@ async def sync_routes(deps: Deps, environment_id: uuid.UUID) -> None:
             )
         ).all()
         backends = [
-            Backend(str(r.id), r.upstreams[0], r.traffic_weight) for r in rows if r.upstreams
+            Backend(str(r.id), tuple(r.upstreams), r.traffic_weight) for r in rows if r.upstreams
         ][:MAX_BACKENDS]
         table, host = route_table(deps), route_host(str(slug), env.name)
         if not backends:

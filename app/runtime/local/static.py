@@ -3,6 +3,13 @@
 Started as a script by path (``python -I static.py --dir D --port P``), so it imports only
 the standard library and is up in tens of milliseconds. Artifacts have zeroed mtimes, so
 ETags hash the content: a size-and-mtime tag would be equal across two releases.
+
+A release's tree never changes (it is unpacked once and published atomically; a new version
+is a new release with its own server), so what a URL path resolves to, and small files with
+their response headers, are kept in memory after the first request. That matters under
+concurrency: every syscall releases the GIL, and with many connections each release is a
+chance to wait behind another thread. A cached answer is one write and no file-system call
+(a file that is served from disk costs about ten: stat, realpath, open, read, two sends).
 """
 
 from __future__ import annotations
@@ -45,6 +52,11 @@ _TYPES = {
 }
 _TEXTUAL = ("text/", "application/json", "application/manifest+json", "application/xml")
 _CHUNK = 64 * 1024
+# Memory bounds of the caches: URL paths remembered (hits and misses alike, so a scan of
+# random paths cannot grow it without end), and small files kept with their headers.
+_MAX_PATHS = 4096
+_MAX_CACHED_FILE = 256 * 1024
+_MAX_CACHED_BYTES = 32 * 1024 * 1024
 
 
 def content_type(path: Path) -> str:
@@ -54,14 +66,53 @@ def content_type(path: Path) -> str:
     return f"{kind}; charset=utf-8" if kind.startswith(_TEXTUAL) or kind.endswith("+xml") else kind
 
 
+class Cached:
+    """A small file's answer, ready to send: its ETag, the headers from Content-Type on (the
+    ETag is added for a 200 only: the same file may also be the 404 page), the body."""
+
+    __slots__ = ("body", "etag", "head")
+
+    def __init__(self, etag: str, head: bytes, body: bytes) -> None:
+        self.etag = etag
+        self.head = head
+        self.body = body
+
+
 class Site:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._etags: dict[Path, tuple[tuple[int, int, int], str]] = {}
         self._lock = threading.Lock()
+        self._paths: dict[str, tuple[Path | None, str | None]] = {}
+        self._files: dict[Path, Cached] = {}
+        self._cached_bytes = 0
 
     def lookup(self, url_path: str) -> tuple[Path | None, str | None]:
         """(file to serve, or a redirect target for a directory without its trailing slash)."""
+        found = self._paths.get(url_path)
+        if found is None:
+            found = self._resolve(url_path)
+            with self._lock:
+                if len(self._paths) < _MAX_PATHS:
+                    self._paths[url_path] = found
+        return found
+
+    def cached(self, path: Path) -> Cached | None:
+        return self._files.get(path)
+
+    def remember(self, path: Path) -> Cached | None:
+        """Read a small file into the cache with its headers; None when it is too large."""
+        size = path.stat().st_size
+        if size > _MAX_CACHED_FILE or self._cached_bytes + size > _MAX_CACHED_BYTES:
+            return None
+        entry = Cached(self.etag(path), head_lines(size, content_type(path)), path.read_bytes())
+        with self._lock:
+            if path not in self._files:
+                self._files[path] = entry
+                self._cached_bytes += size
+        return entry
+
+    def _resolve(self, url_path: str) -> tuple[Path | None, str | None]:
         decoded = unquote(url_path)
         if "\0" in decoded or "\\" in decoded:
             return None, None
@@ -116,6 +167,22 @@ class Server(ThreadingHTTPServer):
         with self.idle:
             self.idle.wait_for(lambda: self.active == 0)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client resetting a kept-alive connection (the router's pool closing an idle one,
+        # a load generator stopping) is routine; the default handler would print a traceback
+        # into the deployment's log for each.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+def head_lines(size: int, kind: str) -> bytes:
+    """A cached file's header lines after Server, Date and ETag, through the blank line
+    (the same headers `Handler._head` sends for a file)."""
+    lines = [f"Content-Type: {kind}", f"Content-Length: {size}"]
+    lines += ["Cache-Control: no-cache", "X-Content-Type-Options: nosniff"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
 
 class Handler(BaseHTTPRequestHandler):
     server: Server
@@ -160,17 +227,13 @@ class Handler(BaseHTTPRequestHandler):
             location = redirect + (f"?{url.query}" if url.query else "")
             self._send_bytes(HTTPStatus.PERMANENT_REDIRECT, b"", body, Location=location)
         elif path is None:
-            page = self.server.site.root / "404.html"
-            if self.server.site.contains(page):
+            page, _ = self.server.site.lookup("/404.html")
+            if page is not None and page == self.server.site.root / "404.html":
                 self._send_file(page, HTTPStatus.NOT_FOUND, body)
             else:
                 self._send_bytes(HTTPStatus.NOT_FOUND, b"404 Not Found\n", body)
         else:
-            etag = self.server.site.etag(path)
-            if self._fresh(etag):
-                self._send_bytes(HTTPStatus.NOT_MODIFIED, b"", False, ETag=etag)
-            else:
-                self._send_file(path, HTTPStatus.OK, body, ETag=etag)
+            self._send_file(path, HTTPStatus.OK, body)
 
     def _fresh(self, etag: str) -> bool:
         header = self.headers.get("If-None-Match")
@@ -179,7 +242,33 @@ class Handler(BaseHTTPRequestHandler):
         tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
         return "*" in tags or etag in tags
 
-    def _send_file(self, path: Path, status: HTTPStatus, body: bool, **headers: str) -> None:
+    def _send_file(self, path: Path, status: HTTPStatus, body: bool) -> None:
+        """A file with its ETag (200) or as the custom 404 page; 304 when the client's
+        copy is current."""
+        site = self.server.site
+        entry = site.cached(path) or site.remember(path)
+        ok = status is HTTPStatus.OK
+        if entry is not None and ok and self._fresh(entry.etag):
+            self._send_bytes(HTTPStatus.NOT_MODIFIED, b"", False, ETag=entry.etag)
+        elif entry is not None and self.request_version != "HTTP/0.9":  # 0.9: no head
+            # Status line, headers and body in one write: one syscall, one TCP segment.
+            line = f"{self.protocol_version} {status.value} {status.phrase}\r\n"
+            line += f"Server: {self.version_string()}\r\nDate: {self.date_time_string()}\r\n"
+            line += f"ETag: {entry.etag}\r\n" if ok else ""
+            self.wfile.write(
+                b"".join((line.encode("latin-1"), entry.head, entry.body if body else b""))
+            )
+        else:
+            self._stream_file(path, status, body)
+
+    def _stream_file(self, path: Path, status: HTTPStatus, body: bool) -> None:
+        headers = {}
+        if status is HTTPStatus.OK:
+            etag = self.server.site.etag(path)
+            if self._fresh(etag):
+                self._send_bytes(HTTPStatus.NOT_MODIFIED, b"", False, ETag=etag)
+                return
+            headers["ETag"] = etag
         with path.open("rb") as handle:
             size = path.stat().st_size
             self._head(status, size, content_type(path), headers)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from app.runtime.router.table import to_json
+
 if TYPE_CHECKING:
     from app.runtime.router.context import Context
 
@@ -29,11 +31,7 @@ def answer(ctx: Context, method: bytes, url: bytes) -> tuple[int, bytes, bytes]:
         return status, JSON, orjson.dumps({"ok": not ctx.draining, "hosts": len(ctx.table.hosts())})
     if path == b"/__stratus/routes":
         routes = {
-            host: [
-                {"deployment_id": b.deployment_id, "upstream": b.upstream, "weight": b.weight}
-                for b in backends
-            ]
-            for host, backends in ctx.table.hosts().items()
+            host: [to_json(b) for b in backends] for host, backends in ctx.table.hosts().items()
         }
         return 200, JSON, orjson.dumps(routes, option=orjson.OPT_SORT_KEYS)
     return 404, JSON, orjson.dumps({"error": {"code": "NOT_FOUND"}})

@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from app.runtime.router import wire
+from app.runtime.router.table import Backend
 from app.runtime.router.upstream import BodyKind, UpstreamConnection
 
 if TYPE_CHECKING:
@@ -26,10 +27,11 @@ _RETRYABLE = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 
 class Exchange:
     __slots__ = (
-        "body_kind", "bytes_in", "bytes_out", "chunked_in", "chunked_out", "close_after",
-        "conn", "ctx", "deployment", "deployment_b", "finished", "has_body", "head", "host",
-        "http11", "method", "pending", "pending_size", "request_done", "retried", "status",
-        "t0", "t_head", "target", "tunnel", "upgrade", "upstream", "waiting_since",
+        "backend", "body_kind", "bytes_in", "bytes_out", "chunked_in", "chunked_out",
+        "close_after", "conn", "ctx", "deployment", "deployment_b", "finished", "has_body",
+        "head", "host", "http11", "method", "pending", "pending_size", "replica",
+        "replicas_tried", "request_done", "retried", "status", "t0", "t_head", "target",
+        "tunnel", "upgrade", "upstream", "waiting_since",
     )  # fmt: skip
 
     def __init__(
@@ -63,6 +65,9 @@ class Exchange:
         self.bytes_out = 0
         self.deployment: str | None = None
         self.deployment_b = b""
+        self.backend: Backend | None = None
+        self.replica = 0  # index into backend.upstreams of `target`
+        self.replicas_tried = 0
         self.target = ""
         self.upstream: UpstreamConnection | None = None
         self.pending: list[bytes] = [head]
@@ -97,10 +102,13 @@ class Exchange:
             return
         self.deployment = backend.deployment_id
         self.deployment_b = backend.deployment_id.encode()
-        self.target = backend.upstream
+        self.backend = backend
+        self.replica = backend.first_choice()
+        self.replicas_tried = 1
+        self.target = backend.upstreams[self.replica]
         if self.request_done:
             self.waiting_since = self.conn.loop.time()
-        ctx.pool.acquire(backend.upstream, self)
+        ctx.pool.acquire(self.target, self)
 
     def request_body(self, data: bytes) -> None:
         self.bytes_in += len(data)
@@ -148,11 +156,26 @@ class Exchange:
         self.conn.resume_reading(PENDING)
 
     def upstream_failed(self, error: str) -> None:
-        if not self.finished:
-            log.warning(
-                "router: %s (deployment %s) unreachable: %s", self.host, self.deployment, error
+        if self.finished:
+            return
+        backend = self.backend
+        if backend is not None and self.replicas_tried < len(backend.upstreams):
+            # Nothing reached the app (the connect failed), so any request may go to the
+            # deployment's next replica: one stopped or crashed replica must not cost a 502
+            # while its siblings serve.
+            log.info(
+                "router: %s (deployment %s) replica unreachable, trying the next: %s",
+                self.host,
+                self.deployment,
+                error,
             )
-            self.reply(502, "UPSTREAM_UNAVAILABLE", "The deployment is not accepting connections.")
+            self.replicas_tried += 1
+            self.replica = (self.replica + 1) % len(backend.upstreams)
+            self.target = backend.upstreams[self.replica]
+            self.ctx.pool.acquire(self.target, self)
+            return
+        log.warning("router: %s (deployment %s) unreachable: %s", self.host, self.deployment, error)
+        self.reply(502, "UPSTREAM_UNAVAILABLE", "The deployment is not accepting connections.")
 
     def upstream_backpressure(self, paused: bool) -> None:
         if paused:

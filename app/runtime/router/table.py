@@ -6,9 +6,12 @@ use `RouteTable.set_routes` / `RouteTable.remove` rather than writing it by hand
     HASH    stratus:router:routes
             field  normalized host: lowercase, no port, no trailing dot
                    e.g. "shop-production.localhost"
-            value  JSON list of backends, e.g.
-                   [{"deployment_id": "4b9e...", "upstream": "127.0.0.1:9001", "weight": 80},
-                    {"deployment_id": "77c1...", "upstream": "127.0.0.1:9002", "weight": 20}]
+            value  JSON list of backends (one per deployment), e.g.
+                   [{"deployment_id": "4b9e...", "weight": 80,
+                     "upstreams": ["127.0.0.1:9001", "127.0.0.1:9003", "127.0.0.1:9005"],
+                     "upstream": "127.0.0.1:9001"},
+                    {"deployment_id": "77c1...", "weight": 20,
+                     "upstreams": ["127.0.0.1:9002"], "upstream": "127.0.0.1:9002"}]
     PUBSUB  stratus:router:changes
             message: the host that changed (informational: a router reloads the whole hash,
             which also makes it follow HSETs done without a PUBLISH within its reload period)
@@ -17,15 +20,23 @@ A host's list holds 1..16 backends, each deployment at most once; weights are in
 0..100 that sum to 100, or are all 0 (the host is known but drained: the router answers 503).
 A weight-0 backend is never chosen; keeping it listed lets a rollout step 100/0 -> 0/100
 without a moment where the host is unknown. A missing field means "unknown host" (404).
+
+`upstreams` lists the deployment's replicas, 1..32 distinct "host:port" strings: the router
+picks a backend by weight, then one of its replicas in turn. `upstream` is the older
+one-replica format: readers accept an entry that has only `upstream` (a router upgraded
+before its writers keeps working) and prefer `upstreams` when both are present; writers
+still add `upstream` (= the first replica) so that a router not yet upgraded keeps serving,
+on one replica, until it is. Drop it once every router reads `upstreams`.
 The router reads leniently: a malformed field is logged and that host is skipped.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -35,21 +46,37 @@ from app.runtime.router.keys import RouterKeys
 
 log = logging.getLogger(__name__)
 MAX_BACKENDS = 16
+MAX_UPSTREAMS = 32  # a deployment's replicas (the runtime's MAX_REPLICAS)
 
 
 class RouteError(ValueError):
     """A host's backend list breaks the rules in the module docstring."""
 
 
+def _random_start() -> itertools.count[int]:
+    return itertools.count(random.randrange(MAX_UPSTREAMS))  # noqa: S311 - load spreading only
+
+
 @dataclass(frozen=True, slots=True)
 class Backend:
     deployment_id: str
-    upstream: str  # "127.0.0.1:9001"
+    upstreams: tuple[str, ...]  # ("127.0.0.1:9001", ...): one per replica
     weight: int
+    # Round-robin rather than random among replicas: an even spread with no random draw per
+    # request, and after a failed connect "the next one" is well defined. The table is
+    # rebuilt on every reload, so each rebuild starts at a random replica: restarting at 0
+    # would send a quiet deployment's few requests to its first replica only.
+    _turn: itertools.count[int] = field(default_factory=_random_start, compare=False, repr=False)
 
-    def address(self) -> tuple[str, int]:
-        host, _, port = self.upstream.rpartition(":")
-        return host, int(port)
+    @property
+    def upstream(self) -> str:
+        """The first replica (what the one-replica format called `upstream`)."""
+        return self.upstreams[0]
+
+    def first_choice(self) -> int:
+        """Index of the replica for the next request."""
+        n = len(self.upstreams)
+        return 0 if n == 1 else next(self._turn) % n
 
 
 def normalize_host(host: str) -> str:
@@ -114,30 +141,53 @@ def validate(backends: Sequence[Backend]) -> None:
         seen.add(b.deployment_id)
         if isinstance(b.weight, bool) or not isinstance(b.weight, int) or not 0 <= b.weight <= 100:
             raise RouteError(f"weight {b.weight!r} of {b.deployment_id} is not an integer 0..100")
-        host, sep, port = b.upstream.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise RouteError(f"upstream {b.upstream!r} is not host:port")
+        _validate_upstreams(b)
     total = sum(b.weight for b in backends)
     if total not in (0, 100):
         raise RouteError(f"weights sum to {total}, expected 100 (or all 0 to drain)")
 
 
+def _validate_upstreams(b: Backend) -> None:
+    ups: Any = b.upstreams
+    if not isinstance(ups, tuple) or not all(isinstance(u, str) for u in ups):
+        raise RouteError(f"upstreams of {b.deployment_id} must be a list of host:port strings")
+    if not 1 <= len(ups) <= MAX_UPSTREAMS:
+        raise RouteError(f"{b.deployment_id} needs 1..{MAX_UPSTREAMS} upstreams, got {len(ups)}")
+    if len(set(ups)) != len(ups):
+        raise RouteError(f"upstreams of {b.deployment_id} repeat an address: {list(ups)}")
+    for upstream in ups:
+        host, sep, port = upstream.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise RouteError(f"upstream {upstream!r} of {b.deployment_id} is not host:port")
+
+
+def to_json(b: Backend) -> dict[str, Any]:
+    """One backend in the wire format (also what the admin port shows)."""
+    return {
+        "deployment_id": b.deployment_id,
+        "upstreams": list(b.upstreams),
+        "upstream": b.upstreams[0],  # for routers that predate `upstreams`
+        "weight": b.weight,
+    }
+
+
 def encode(backends: Sequence[Backend]) -> bytes:
     validate(backends)
-    return orjson.dumps(
-        [
-            {"deployment_id": b.deployment_id, "upstream": b.upstream, "weight": b.weight}
-            for b in backends
-        ]
-    )
+    return orjson.dumps([to_json(b) for b in backends])
+
+
+def _from_json(item: Any) -> Backend:
+    ups: Any = item["upstreams"] if "upstreams" in item else [item["upstream"]]
+    if not isinstance(ups, list):
+        raise RouteError(f"upstreams of {item['deployment_id']!r} is not a list: {ups!r}")
+    # Non-strings are kept as they are so that validate() names them.
+    return Backend(str(item["deployment_id"]), tuple(ups), item["weight"])
 
 
 def decode(raw: bytes | str) -> list[Backend]:
     try:
         items: Any = orjson.loads(raw)
-        backends = [
-            Backend(str(i["deployment_id"]), str(i["upstream"]), i["weight"]) for i in items
-        ]
+        backends = [_from_json(i) for i in items]
     except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
         raise RouteError(f"not a JSON list of backends: {exc}") from None
     validate(backends)
@@ -174,11 +224,11 @@ class RouteTable:
         """Replace the table with the Redis hash; return the number of hosts."""
         raw: dict[Any, Any] = await redis.hgetall(self.keys.routes)  # type: ignore[misc]
         routes: dict[str, list[Backend]] = {}
-        for field, value in raw.items():
+        for name, value in raw.items():
             try:
-                routes[_text(field)] = decode(value)
+                routes[_text(name)] = decode(value)
             except RouteError as exc:
-                log.warning("router: skipping host %s: %s", _text(field), exc)
+                log.warning("router: skipping host %s: %s", _text(name), exc)
         self.replace(routes)
         return len(routes)
 

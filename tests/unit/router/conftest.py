@@ -3,23 +3,19 @@ each test's own, two tiny upstream apps, and an in-process router on free ports.
 
 from __future__ import annotations
 
-import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from router_support import Upstream, serve_upstream
+from router_support import HOST, REDIS_URL, MakeRouter, Upstream, serve_upstream
 
 from app.runtime.router.context import RouterConfig
 from app.runtime.router.keys import RouterKeys
 from app.runtime.router.server import Router
 from app.runtime.router.table import Backend
-
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/12"
-HOST = "shop-production.localhost"
 
 
 @pytest.fixture
@@ -48,9 +44,6 @@ async def app_a() -> AsyncIterator[Upstream]:
 async def app_b() -> AsyncIterator[Upstream]:
     async with serve_upstream("b") as up:
         yield up
-
-
-MakeRouter = Callable[..., Awaitable[Router]]
 
 
 @pytest.fixture
@@ -84,6 +77,6 @@ async def router(
 ) -> Router:
     """A router with HOST -> app "a" (deployment "dep-a") at weight 100."""
     r = await make_router()
-    await r.ctx.table.set_routes(redis, HOST, [Backend("dep-a", app_a.address, 100)])
+    await r.ctx.table.set_routes(redis, HOST, [Backend("dep-a", (app_a.address,), 100)])
     await r.ctx.table.load(redis)
     return r

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,11 @@ import uvicorn
 from app.runtime.router.server import Router
 
 CHUNK = 256 * 1024
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/12"
+HOST = "shop-production.localhost"
+# Here rather than in conftest.py: test modules importing "conftest" get whichever conftest
+# was imported first when several test folders run together.
+MakeRouter = Callable[..., Awaitable[Router]]
 
 
 def free_port() -> int:

@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from conftest import HOST, MakeRouter
 from redis.asyncio import Redis
-from router_support import Upstream, raw_exchange
+from router_support import HOST, MakeRouter, Upstream, raw_exchange
 
 from app.runtime.router.keys import RouterKeys
 from app.runtime.router.server import Router
@@ -42,7 +41,9 @@ async def test_a_stale_pooled_connection_is_retried_once_for_a_get(
     make_router: MakeRouter, redis: Redis, keys: RouterKeys
 ) -> None:
     async with one_shot_app() as port:
-        await RouteTable(keys).set_routes(redis, HOST, [Backend("dep-s", f"127.0.0.1:{port}", 100)])
+        await RouteTable(keys).set_routes(
+            redis, HOST, [Backend("dep-s", (f"127.0.0.1:{port}",), 100)]
+        )
         router = await make_router()
         get = f"GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
         post = f"POST / HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 1\r\n\r\nx".encode()
@@ -56,7 +57,7 @@ async def test_a_stale_pooled_connection_is_retried_once_for_a_get(
 async def test_response_timeout_is_504(
     make_router: MakeRouter, redis: Redis, keys: RouterKeys, app_a: Upstream
 ) -> None:
-    await RouteTable(keys).set_routes(redis, HOST, [Backend("dep-a", app_a.address, 100)])
+    await RouteTable(keys).set_routes(redis, HOST, [Backend("dep-a", (app_a.address,), 100)])
     router = await make_router(response_timeout=0.1, sweep_interval=0.05)
     got = await raw_exchange(
         router.port, f"GET /hang HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode(), until=b"}"

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import HOST, REDIS_URL
 from redis.asyncio import Redis
-from router_support import Upstream, free_port
+from router_support import HOST, REDIS_URL, Upstream, free_port
 
 from app.runtime.router.keys import RouterKeys
 from app.runtime.router.table import Backend, RouteTable
@@ -23,7 +22,7 @@ pytestmark = pytest.mark.slow
 async def test_entry_point_drains_on_sigterm(
     redis: Redis, keys: RouterKeys, app_a: Upstream, tmp_path: Path
 ) -> None:
-    await RouteTable(keys).set_routes(redis, HOST, [Backend("dep-a", app_a.address, 100)])
+    await RouteTable(keys).set_routes(redis, HOST, [Backend("dep-a", (app_a.address,), 100)])
     port, admin = free_port(), free_port()
     log = (tmp_path / "router.log").open("wb")
     proc = await asyncio.create_subprocess_exec(

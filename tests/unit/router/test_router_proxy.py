@@ -8,9 +8,8 @@ import re
 
 import httpx
 import orjson
-from conftest import HOST
 from redis.asyncio import Redis
-from router_support import Upstream, free_port, raw_exchange
+from router_support import HOST, Upstream, free_port, raw_exchange
 from websockets.asyncio.client import connect
 
 from app.runtime.router.server import Router
@@ -25,7 +24,7 @@ async def test_routes_by_host_case_insensitive_and_ignoring_the_port(
     router: Router, redis: Redis, app_a: Upstream, app_b: Upstream
 ) -> None:
     await router.ctx.table.set_routes(
-        redis, "other-staging.localhost", [Backend("dep-b", app_b.address, 100)]
+        redis, "other-staging.localhost", [Backend("dep-b", (app_b.address,), 100)]
     )
     await router.ctx.table.load(redis)
     async with client(router) as c:
@@ -57,7 +56,7 @@ async def test_unknown_host_is_404_json(router: Router) -> None:
 async def test_host_without_live_backend_is_503(
     router: Router, redis: Redis, app_a: Upstream
 ) -> None:
-    await router.ctx.table.set_routes(redis, HOST, [Backend("dep-a", app_a.address, 0)])
+    await router.ctx.table.set_routes(redis, HOST, [Backend("dep-a", (app_a.address,), 0)])
     await router.ctx.table.load(redis)
     async with client(router) as c:
         r = await c.get("/", headers={"Host": HOST})
@@ -67,7 +66,7 @@ async def test_host_without_live_backend_is_503(
 
 async def test_upstream_down_is_502_and_counted_as_5xx(router: Router, redis: Redis) -> None:
     await router.ctx.table.set_routes(
-        redis, HOST, [Backend("dep-down", f"127.0.0.1:{free_port()}", 100)]
+        redis, HOST, [Backend("dep-down", (f"127.0.0.1:{free_port()}",), 100)]
     )
     await router.ctx.table.load(redis)
     async with client(router) as c:

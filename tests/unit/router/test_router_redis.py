@@ -10,9 +10,8 @@ import time
 from collections import Counter
 
 import httpx
-from conftest import HOST, MakeRouter
 from redis.asyncio import Redis
-from router_support import Upstream
+from router_support import HOST, MakeRouter, Upstream
 
 from app.runtime.router.keys import RouterKeys, window_start
 from app.runtime.router.metrics import read_windows
@@ -24,12 +23,14 @@ async def test_weight_changes_through_redis_apply_within_a_second(
     make_router: MakeRouter, redis: Redis, keys: RouterKeys, app_a: Upstream, app_b: Upstream
 ) -> None:
     writer = RouteTable(keys)  # another process's view: only Redis is shared
-    await writer.set_routes(redis, HOST, [Backend("dep-a", app_a.address, 100)])
+    await writer.set_routes(redis, HOST, [Backend("dep-a", (app_a.address,), 100)])
     router = await make_router(reload_interval=30.0)  # only pub/sub can make this prompt
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{router.port}", timeout=5) as c:
         assert (await c.get("/", headers={"Host": HOST})).text == "a"
         await writer.set_routes(
-            redis, HOST, [Backend("dep-a", app_a.address, 0), Backend("dep-b", app_b.address, 100)]
+            redis,
+            HOST,
+            [Backend("dep-a", (app_a.address,), 0), Backend("dep-b", (app_b.address,), 100)],
         )
         changed = time.monotonic()
         while (await c.get("/", headers={"Host": HOST})).text != "b":
@@ -46,7 +47,7 @@ async def test_periodic_reload_catches_a_change_without_a_message(
     make_router: MakeRouter, redis: Redis, keys: RouterKeys, app_a: Upstream
 ) -> None:
     router = await make_router(reload_interval=0.3)
-    await redis.hset(keys.routes, HOST, encode([Backend("dep-a", app_a.address, 100)]))
+    await redis.hset(keys.routes, HOST, encode([Backend("dep-a", (app_a.address,), 100)]))
     for _ in range(200):
         if router.ctx.table.lookup(HOST) is not None:
             break
@@ -58,7 +59,9 @@ async def test_traffic_split_80_20_end_to_end(
     make_router: MakeRouter, redis: Redis, keys: RouterKeys, app_a: Upstream, app_b: Upstream
 ) -> None:
     await RouteTable(keys).set_routes(
-        redis, HOST, [Backend("dep-a", app_a.address, 80), Backend("dep-b", app_b.address, 20)]
+        redis,
+        HOST,
+        [Backend("dep-a", (app_a.address,), 80), Backend("dep-b", (app_b.address,), 20)],
     )
     router = await make_router(rnd=random.random)  # a real run, not a seeded one
     seen: Counter[str] = Counter()

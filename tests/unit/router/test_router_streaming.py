@@ -13,8 +13,7 @@ import hashlib
 from collections.abc import AsyncIterator
 
 import httpx
-from conftest import HOST
-from router_support import Upstream, peak_sampler
+from router_support import HOST, Upstream, peak_sampler
 
 from app.runtime.router.server import Router
 

@@ -19,8 +19,8 @@ from app.runtime.router.table import (
     pick,
 )
 
-A = Backend("dep-a", "127.0.0.1:9001", 80)
-B = Backend("dep-b", "127.0.0.1:9002", 20)
+A = Backend("dep-a", ("127.0.0.1:9001",), 80)
+B = Backend("dep-b", ("127.0.0.1:9002",), 20)
 
 
 @pytest.mark.parametrize(
@@ -53,8 +53,8 @@ def test_pick_is_deterministic_at_the_edges() -> None:
 
 
 def test_weight_zero_is_never_chosen() -> None:
-    zero = Backend("dep-z", "127.0.0.1:9003", 0)
-    full = Backend("dep-f", "127.0.0.1:9004", 100)
+    zero = Backend("dep-z", ("127.0.0.1:9003",), 0)
+    full = Backend("dep-f", ("127.0.0.1:9004",), 100)
     for value in (0.0, 0.5, 0.9999999):
         assert pick([zero, full], lambda v=value: v) is full
         assert pick([full, zero], lambda v=value: v) is full
@@ -66,18 +66,18 @@ def test_route_with_one_live_backend_needs_no_random_number() -> None:
     def boom() -> float:
         raise AssertionError("not needed")
 
-    assert Route("h", [Backend("d", "127.0.0.1:1", 100)]).choose(boom).deployment_id == "d"
+    assert Route("h", [Backend("d", ("127.0.0.1:1",), 100)]).choose(boom).deployment_id == "d"
 
 
 @pytest.mark.parametrize(
     "backends",
     [
         [],
-        [Backend("a", "127.0.0.1:1", 60), Backend("b", "127.0.0.1:2", 30)],  # sums to 90
-        [Backend("a", "127.0.0.1:1", 101)],
-        [Backend("a", "127.0.0.1:1", 50), Backend("a", "127.0.0.1:2", 50)],  # repeated id
-        [Backend("a", "localhost", 100)],  # no port
-        [Backend("a", "127.0.0.1:70000", 100)],
+        [Backend("a", ("127.0.0.1:1",), 60), Backend("b", ("127.0.0.1:2",), 30)],  # sums to 90
+        [Backend("a", ("127.0.0.1:1",), 101)],
+        [Backend("a", ("127.0.0.1:1",), 50), Backend("a", ("127.0.0.1:2",), 50)],  # repeated id
+        [Backend("a", ("localhost",), 100)],  # no port
+        [Backend("a", ("127.0.0.1:70000",), 100)],
     ],
 )
 def test_invalid_tables_are_refused(backends: list[Backend]) -> None:
@@ -90,8 +90,18 @@ async def test_writers_and_router_agree_on_the_redis_format(redis: Redis, keys: 
     await writer.set_routes(redis, "Shop-Production.localhost:8080", [A, B])
     stored = await redis.hget(keys.routes, "shop-production.localhost")
     assert orjson.loads(stored) == [
-        {"deployment_id": "dep-a", "upstream": "127.0.0.1:9001", "weight": 80},
-        {"deployment_id": "dep-b", "upstream": "127.0.0.1:9002", "weight": 20},
+        {
+            "deployment_id": "dep-a",
+            "upstreams": ["127.0.0.1:9001"],
+            "upstream": "127.0.0.1:9001",
+            "weight": 80,
+        },
+        {
+            "deployment_id": "dep-b",
+            "upstreams": ["127.0.0.1:9002"],
+            "upstream": "127.0.0.1:9002",
+            "weight": 20,
+        },
     ]
     assert await writer.get(redis, "SHOP-production.localhost") == [A, B]
     assert await reader.load(redis) == 1
@@ -106,7 +116,7 @@ async def test_writers_and_router_agree_on_the_redis_format(redis: Redis, keys: 
 
 async def test_a_malformed_host_is_skipped_not_fatal(redis: Redis, keys: RouterKeys) -> None:
     table = RouteTable(keys)
-    await table.set_routes(redis, "good.localhost", [Backend("d", "127.0.0.1:1", 100)])
+    await table.set_routes(redis, "good.localhost", [Backend("d", ("127.0.0.1:1",), 100)])
     await redis.hset(keys.routes, "bad.localhost", b"{not json")
     await redis.hset(
         keys.routes,
