@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class SettingsError(Exception):
@@ -41,7 +42,11 @@ class Settings(BaseSettings):
     router_port: int = Field(default=8080, ge=1, le=65535)
     # Where clients reach this API (used in webhook URLs shown to users).
     public_url: str = "http://127.0.0.1:8000"
-    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    # NoDecode: the environment gives a comma-separated list (or a JSON list), parsed below;
+    # without it pydantic-settings insists on JSON and rejects "http://a,http://b".
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000"]
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     # Identity
@@ -135,7 +140,9 @@ class Settings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 

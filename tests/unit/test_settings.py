@@ -37,3 +37,17 @@ def test_cli_prints_one_line_and_exits_2():
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "STRATUS_MAX_QUERY_DEPTH" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "origins"),
+    [
+        ("http://a.test, http://b.test", ["http://a.test", "http://b.test"]),
+        ('["http://c.test"]', ["http://c.test"]),
+        ("http://d.test", ["http://d.test"]),
+    ],
+)
+def test_cors_origins_from_the_environment(monkeypatch, value, origins):
+    """The README documents a comma-separated list; a JSON list works too."""
+    monkeypatch.setenv("STRATUS_CORS_ORIGINS", value)
+    assert load_settings().cors_origins == origins
