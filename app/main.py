@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from app.deps import Deps
+from app.http.artifacts import download_artifact
 from app.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.http.view import StratusGraphQL
 from app.http.webhooks import git_push
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, deps: Deps | None = None) ->
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             Route("/webhooks/git/{project_id}", git_push, methods=["POST"]),
+            Route("/artifacts/{build_id}", download_artifact, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     deploy_heartbeat_seconds: float = Field(default=5.0, gt=0)
     deploy_lost_after_seconds: float = Field(default=30.0, gt=0)
     deploy_drain_seconds: float = Field(default=5.0, ge=0)
+    # ROLLING: replicas replaced per batch (serving never drops below replicas minus this).
+    deploy_max_unavailable: int = Field(default=1, ge=1)
     # A deployment waiting for its build gives up after this long.
     deploy_build_wait_seconds: float = Field(default=3600.0, gt=0)
 
@@ -126,6 +128,45 @@ class Settings(BaseSettings):
     # The public URL of an environment, from its router host (e.g. "https://{host}" behind a
     # TLS proxy); unset: "http://{host}:{router_port}".
     deploy_url_template: str | None = None
+
+    # Kubernetes runtime: releases of `kubernetes_environments` run on the cluster of
+    # `kubeconfig` (other environments, or no kubeconfig: the local runtime). Pods fetch the
+    # build artifact from `public_url`, which must therefore be reachable from the cluster.
+    kubeconfig: str | None = None
+    kubernetes_context: str | None = None
+    # Comma-separated environment names, e.g. "production".
+    kubernetes_environments: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    kubernetes_namespace: str = Field(
+        default="stratus", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63
+    )
+    # The Ingress host of an environment; {project} is the project slug.
+    kubernetes_host_template: str = "{project}-{environment}.localhost"
+    # The init container downloading and unpacking the artifact (needs sh, wget and tar).
+    kubernetes_fetch_image: str = "busybox:1.36"
+    # The generic image the app runs in, with `sh -c <start command>` in /app.
+    kubernetes_runner_image: str = "python:3.11-slim"
+    # Pods restarted after this long can no longer download their artifact (re-deploy then).
+    kubernetes_artifact_url_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
+    # start_release gives up on a Deployment that is not available after this long.
+    kubernetes_rollout_timeout_seconds: float = Field(default=600.0, gt=0)
+
+    @field_validator("kubernetes_environments", mode="before")
+    @classmethod
+    def _split_kubernetes_environments(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("kubernetes_host_template")
+    @classmethod
+    def _host_template_formats(cls, value: str) -> str:
+        try:
+            host = value.format(project="p", environment="e")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError("only {project} and {environment} may be used") from exc
+        if not host or "/" in host or ":" in host:
+            raise ValueError("must render a bare host name (no scheme, port or path)")
+        return value
 
     def environment_url(self, host: str) -> str:
         template = self.deploy_url_template or f"http://{{host}}:{self.router_port}"

@@ -23,3 +23,18 @@ async def run_rollout(ctx: dict[str, Any], deployment_id: str) -> str | None:
 async def reconcile_deployments(ctx: dict[str, Any]) -> None:
     """Fail rollouts whose worker died, stop releases nobody needs, expire retention."""
     await rollout.reconcile(ctx["deps"], ctx["runtime"])
+
+
+async def apply_traffic(ctx: dict[str, Any], environment_id: str) -> None:
+    """Apply an environment's committed weights to its Kubernetes Ingresses (idempotent)."""
+    from app.domain.rollout_traffic import cluster_traffic
+    from app.runtime.select import runs_on_kubernetes
+
+    deps = ctx["deps"]
+    kubernetes = getattr(ctx["runtime"], "kubernetes", None)
+    target = await cluster_traffic(deps, uuid.UUID(environment_id))
+    if kubernetes is None or target is None:
+        return
+    project, environment, weights = target
+    if runs_on_kubernetes(deps.settings, environment):
+        await kubernetes.set_traffic(project, environment, weights)

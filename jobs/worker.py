@@ -19,9 +19,10 @@ from app.domain import builds, deployments
 from app.domain.deploy_logs import DeployLogSink
 from app.runtime.build.artifacts import FilesystemArtifactStore
 from app.runtime.local import LocalRuntime
+from app.runtime.select import RuntimeSet
 from app.settings import Settings
 from jobs.builds import reconcile_builds, run_build
-from jobs.deployments import reconcile_deployments, run_rollout
+from jobs.deployments import apply_traffic, reconcile_deployments, run_rollout
 from jobs.previews import expire_previews
 
 # Margin over the build's own deadline, so the build times itself out (TIMED_OUT) first.
@@ -45,11 +46,19 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         # The releases' stdout/stderr go to their deployment's log (deploymentLogs).
         ctx["deploy_logs"] = DeployLogSink(deps.sessionmaker, deps.events)
         # Releases are this process's children: they stop with the worker (aclose).
-        ctx["runtime"] = LocalRuntime(
+        local = LocalRuntime(
             settings.state_dir,
             FilesystemArtifactStore(settings.artifacts_dir),
             on_output=ctx["deploy_logs"],
         )
+        kubernetes = None
+        if settings.kubeconfig:
+            # Imported only with a cluster configured: the official client is a heavy import.
+            from app.runtime.kubernetes.runtime import KubernetesRuntime
+
+            kubernetes = KubernetesRuntime.from_kubeconfig(settings)
+        # Each environment's releases go to its runtime (kubernetes_environments).
+        ctx["runtime"] = RuntimeSet(settings, local, kubernetes)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["runtime"].aclose()  # delivers the last lines to the sink first
@@ -61,6 +70,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     return {
         "functions": [
             ping,
+            func(apply_traffic, keep_result=0, timeout=120),
             # No result kept: a result key would stop the same build id being enqueued again
             # (a build left QUEUED at the team's concurrency limit is enqueued once more).
             func(

@@ -1,9 +1,11 @@
 """The rollout's steps: wait for the build, start the release, health-check it, then move
 traffic as the strategy says, watching the router's metrics between steps.
 
-ROLLING on the local runtime: all replicas of the new release start side by side with the
-old ones and must all be healthy, then traffic switches at once (processes on one machine
-gain nothing from replacing replicas one by one).
+ROLLING replaces the serving release's replicas with the new release's in batches of
+`deploy_max_unavailable` (the new release starts with one batch), health-checking each batch
+and moving weights with the replica counts; without a serving base of the same replica count
+(or with one replica) it starts all replicas beside the old ones and switches at once. See
+`rollout_rolling.py`.
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ async def execute(r: Rollout) -> DeploymentStatus:
     if build.status != BuildStatus.SUCCEEDED or not build.artifact_uri:
         return await fail(r, "BUILD_FAILED", f"build #{build.number} {build.status.value}")
     await r.set_status(DeploymentStatus.DEPLOYING, "starting the release")
+    from app.domain.rollout_rolling import first_spec  # ROLLING starts with one batch
+
     try:
-        handle = await r.runtime.start_release(await _spec(r, build))
+        handle = await r.runtime.start_release(await first_spec(r, await _spec(r, build)))
     except ReleaseStartError as exc:
         return await fail(r, "START_FAILED", str(exc))
+    if handle.replaced:
+        await _forget_replaced(r, handle.replaced)
     async with r.write() as (uow, w):
         w.row.release_id, w.row.upstreams = handle.release_id, list(handle.upstreams)
         w.row.status = DeploymentStatus.VERIFYING
@@ -53,11 +59,30 @@ async def execute(r: Rollout) -> DeploymentStatus:
             f"started {len(handle.upstreams)} replica(s); checking health",
             payload={"releaseId": handle.release_id},
         )
-    problem = await _health(r)
+    problem = await health_problem(r)
     if problem is not None:
         message = str(problem.pop("message"))
         return await fail(r, "HEALTH_CHECK_FAILED", message, **problem)
     return await _shift(r)
+
+
+async def _forget_replaced(r: Rollout, replaced: tuple[str, ...]) -> None:
+    """Releases the runtime evicted to make room no longer run: not rollback targets."""
+    async with r.write(env=True) as (uow, w):
+        for other in w.env_rows:
+            if other.id == w.row.id or other.release_id not in replaced:
+                continue
+            if other.upstreams is None or other.traffic_weight > 0:
+                continue  # already released, or (never chosen by a runtime) serving
+            other.upstreams, other.retained_until = None, None
+            deploy_events.record(
+                uow,
+                other,
+                DeploymentEventKind.STATUS,
+                f"release replaced by deployment #{w.row.number}'s (the runtime keeps a "
+                "limited number per environment); no longer a rollback target",
+                payload={"replacedBy": str(w.row.id)},
+            )
 
 
 async def _wait_for_build(r: Rollout) -> models.Build:
@@ -112,7 +137,7 @@ async def release_spec(
     )
 
 
-async def _health(r: Rollout) -> dict[str, Any] | None:
+async def health_problem(r: Rollout) -> dict[str, Any] | None:
     """None once the release answers healthy; else what the last probe said.
 
     The budget is `retries` x `interval` seconds. While nothing listens yet (the app is
@@ -158,9 +183,13 @@ async def _shift(r: Rollout) -> DeploymentStatus:
         row = await s.get(models.Deployment, r.deployment_id)
         assert row is not None
         strategy, canary = row.strategy, row.canary_weight or 0
-    base = await _serving(r)
-    if base is None or strategy in (Strategy.IMMEDIATE, Strategy.ROLLING):
-        return await _activate(r, "switched 100%")
+    base = await serving_deployment(r)
+    if strategy == Strategy.ROLLING:
+        from app.domain.rollout_rolling import roll
+
+        return await roll(r, base)
+    if base is None or strategy == Strategy.IMMEDIATE:
+        return await activate(r, "switched 100%")
     if strategy == Strategy.CANARY:
         async with r.write(env=True) as (uow, w):
             w.row.previous_id = base
@@ -180,10 +209,10 @@ async def _shift(r: Rollout) -> DeploymentStatus:
         verdict = await _observe(r)
         if verdict is not None:
             return await _roll_back(r, base, verdict)
-    return await _activate(r, "blue-green complete: serving 100%")
+    return await activate(r, "blue-green complete: serving 100%")
 
 
-async def _serving(r: Rollout) -> Any:
+async def serving_deployment(r: Rollout) -> Any:
     """The deployment serving most of the environment now (the one to compare against)."""
     async with r.deps.sessionmaker() as s:
         return await s.scalar(
@@ -199,7 +228,7 @@ async def _serving(r: Rollout) -> Any:
         )
 
 
-async def _activate(r: Rollout, message: str) -> DeploymentStatus:
+async def activate(r: Rollout, message: str) -> DeploymentStatus:
     async with r.write(env=True) as (uow, w):
         set_weights(uow, w.env_rows, {w.row.id: 100}, step="100%")
         for other in w.env_rows:

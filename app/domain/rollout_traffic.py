@@ -20,6 +20,7 @@ from app.deps import Deps
 from app.domain import deploy_events
 from app.runtime.router.keys import RouterKeys
 from app.runtime.router.table import MAX_BACKENDS, Backend, RouteTable
+from app.runtime.select import runs_on_kubernetes
 from app.uow import UnitOfWork
 from db import models
 from db.enums import DeploymentEventKind, DeploymentStatus
@@ -131,8 +132,55 @@ async def sync_routes(deps: Deps, environment_id: uuid.UUID) -> None:
             await table.set_routes(deps.redis, host, backends)
         else:
             log.error("weights of %s do not add up; route left unchanged", host)
+    # On Kubernetes the Ingresses route, not the router: the worker applies the same weights.
+    await request_cluster_traffic(deps, environment_id, env.name)
 
 
 def _lock_key(environment_id: uuid.UUID) -> int:
     # A signed 64-bit key for pg_advisory_xact_lock, stable per environment.
     return int.from_bytes(environment_id.bytes[:8], "big", signed=True)
+
+
+APPLY_TRAFFIC_JOB = "apply_traffic"
+
+
+async def request_cluster_traffic(deps: Deps, environment_id: uuid.UUID, env_name: str) -> None:
+    """Enqueue the worker's `apply_traffic` for an environment that runs on Kubernetes.
+
+    Only the worker holds the cluster client. One job id per environment: while one is
+    queued, further requests are already covered (the job reads the weights when it runs).
+    A request lost while one runs is healed by the reconciler, which re-syncs every route.
+    """
+    if deps.queue is None or not runs_on_kubernetes(deps.settings, env_name):
+        return
+    from arq.constants import result_key_prefix
+
+    job_id = f"{APPLY_TRAFFIC_JOB}:{environment_id}"
+    try:
+        await deps.queue.delete(result_key_prefix + job_id)
+        await deps.queue.enqueue_job(APPLY_TRAFFIC_JOB, str(environment_id), _job_id=job_id)
+    except Exception:
+        log.exception("enqueue of apply_traffic for environment %s failed", environment_id)
+
+
+async def cluster_traffic(
+    deps: Deps, environment_id: uuid.UUID
+) -> tuple[str, str, dict[str, int]] | None:
+    """(project slug, environment name, {release id: weight}) as committed, for set_traffic."""
+    async with deps.sessionmaker() as s:
+        env = await s.get(models.Environment, environment_id)
+        if env is None:
+            return None
+        slug = await s.scalar(
+            select(models.Project.slug).where(models.Project.id == env.project_id)
+        )
+        rows = (
+            await s.execute(
+                select(models.Deployment.release_id, models.Deployment.traffic_weight).where(
+                    models.Deployment.environment_id == environment_id,
+                    models.Deployment.release_id.is_not(None),
+                    models.Deployment.traffic_weight > 0,
+                )
+            )
+        ).all()
+    return str(slug), env.name, {str(release): weight for release, weight in rows}

@@ -59,6 +59,9 @@ class ReleaseSpec:
 class ReleaseHandle:
     release_id: str
     upstreams: tuple[str, ...]  # "host:port", one per replica, stable for the release's life
+    # Releases this start evicted (a runtime with a per-environment limit, e.g. Kubernetes'
+    # two colours): they no longer run, so the rollout stops offering them for rollback.
+    replaced: tuple[str, ...] = ()
 
     @property
     def upstream(self) -> str:
@@ -115,6 +118,19 @@ OnOutput = Callable[[LogLine], Awaitable[None]]
 class Runtime(Protocol):
     async def start_release(self, spec: ReleaseSpec) -> ReleaseHandle:
         """Start every replica; idempotent for a release that is already running."""
+        ...
+
+    async def scale_release(
+        self, release_id: str, replicas: int, *, drain_seconds: float
+    ) -> ReleaseHandle:
+        """Run exactly ``replicas`` (0..MAX_REPLICAS) replicas of a started release: start
+        missing ones, stop the highest-numbered extra ones with a drain; returns the upstreams
+        of the replicas that remain.
+
+        Scaled to 0, the release stays known (listed with no replica, not reported as needing
+        a start by `reconcile`) until `stop_release`. A release this runtime is not running
+        raises LookupError (the local runtime: KeyError); a count outside 0..MAX_REPLICAS
+        raises ValueError; replicas that cannot be started raise ReleaseStartError."""
         ...
 
     async def stop_release(self, release_id: str, *, drain_seconds: float) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import enum
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ MERGE_PATCH = "application/merge-patch+json"
 _KINDS: dict[str, tuple[Callable[[client.ApiClient], Any], str]] = {
     "Deployment": (client.AppsV1Api, "namespaced_deployment"),
     "Service": (client.CoreV1Api, "namespaced_service"),
+    "Secret": (client.CoreV1Api, "namespaced_secret"),
     "Ingress": (client.NetworkingV1Api, "namespaced_ingress"),
     "PodDisruptionBudget": (client.PolicyV1Api, "namespaced_pod_disruption_budget"),
 }
@@ -82,7 +83,7 @@ def rollout_status(obj: Manifest) -> RolloutStatus:
     return result(RolloutState.SUCCEEDED, f"{available} of {want} replicas available")
 
 
-class KubernetesRuntime:
+class KubernetesClient:
     """Deploys releases to one cluster through an `ApiClient` (kubeconfig or a test server)."""
 
     def __init__(
@@ -99,7 +100,7 @@ class KubernetesRuntime:
         self._request_timeout = request_timeout
 
     @classmethod
-    def from_kubeconfig(cls, path: str, context: str | None = None) -> KubernetesRuntime:
+    def from_kubeconfig(cls, path: str, context: str | None = None) -> KubernetesClient:
         # Own ApiClient per runtime: several clusters can be driven from one process.
         api = config.new_client_from_config(config_file=path, context=context)  # type: ignore[no-untyped-call]
         return cls(api)
@@ -177,21 +178,60 @@ class KubernetesRuntime:
         data: Manifest = json.loads(response.data)
         return data
 
-    async def set_canary_weight(self, namespace: str, ingress_name: str, weight: int) -> None:
-        if not 0 <= weight <= 100:
-            raise ValueError("weight must be within 0..100")
-        # A merge patch of the one annotation: an apply with a partial body would make the
-        # server drop every other field this manager owns (the whole Ingress spec).
-        body = {"metadata": {"annotations": {CANARY_WEIGHT: str(weight)}}}
+    async def read(self, kind: str, namespace: str, name: str) -> Manifest | None:
+        """One object as raw JSON, or None when it does not exist."""
+
+        def read() -> Manifest | None:
+            try:
+                response = self._call(kind, "read")(
+                    name, namespace, _preload_content=False, _request_timeout=self._request_timeout
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            data: Manifest = json.loads(response.data)
+            return data
+
+        return await asyncio.to_thread(read)
+
+    async def list(self, kind: str, namespace: str, labels: Mapping[str, str]) -> list[Manifest]:
+        """Objects of `kind` in `namespace` carrying every label of `labels` (raw JSON)."""
+        selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+        def list_objects() -> list[Manifest]:
+            response = self._call(kind, "list")(
+                namespace,
+                label_selector=selector,
+                _preload_content=False,
+                _request_timeout=self._request_timeout,
+            )
+            items: list[Manifest] = json.loads(response.data).get("items") or []
+            return items
+
+        items = await asyncio.to_thread(list_objects)
+        # Filtered here as well: cheap, and it keeps a server that ignores the selector (a
+        # test double, an old proxy) from handing us another project's objects.
+        return [item for item in items if _has_labels(item, labels)]
+
+    async def merge_patch(self, kind: str, namespace: str, name: str, body: Manifest) -> None:
+        """Change a few fields. A merge patch, not an apply: an apply with a partial body
+        would make the server drop every other field this manager owns."""
         await asyncio.to_thread(
-            self._call("Ingress", "patch"),
-            ingress_name,
+            self._call(kind, "patch"),
+            name,
             namespace,
             body,
             field_manager=FIELD_MANAGER,
             _content_type=MERGE_PATCH,
             _request_timeout=self._request_timeout,
         )
+
+    async def set_canary_weight(self, namespace: str, ingress_name: str, weight: int) -> None:
+        if not 0 <= weight <= 100:
+            raise ValueError("weight must be within 0..100")
+        body = {"metadata": {"annotations": {CANARY_WEIGHT: str(weight)}}}
+        await self.merge_patch("Ingress", namespace, ingress_name, body)
 
     async def delete(self, manifests: Sequence[Manifest]) -> None:
         """Delete the objects the manifests name; objects already gone are fine (idempotent)."""
@@ -227,3 +267,8 @@ class KubernetesRuntime:
                 deployment(spec),
             ]
         )
+
+
+def _has_labels(item: Manifest, labels: Mapping[str, str]) -> bool:
+    have = (item.get("metadata") or {}).get("labels") or {}
+    return all(have.get(key) == value for key, value in labels.items())

@@ -10,16 +10,26 @@ deletes the canary one.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from app.runtime.kubernetes.spec import ReleaseSpec, Resources, SecretEnv, k8s_name
+from app.runtime.kubernetes.spec import (
+    ArtifactSource,
+    ReleaseSpec,
+    Resources,
+    SecretEnv,
+    k8s_name,
+)
 
 __all__ = [
+    "ArtifactSource",
     "ReleaseSpec",
     "Resources",
     "SecretEnv",
     "deployment",
+    "env_secret",
     "ingress",
     "k8s_name",
     "pod_disruption_budget",
@@ -33,20 +43,32 @@ INGRESS_CLASS = "nginx"  # the canary annotations below are specific to ingress-
 CANARY = "nginx.ingress.kubernetes.io/canary"
 CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 RUN_AS_USER = 10001  # numeric, so the kubelet can verify runAsNonRoot for images with named users
+RELEASE_LABEL = "stratus.dev/release"
+COLOUR_LABEL = "stratus.dev/colour"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+DEPLOYMENT_ANNOTATION = "stratus.dev/deployment"
+# The unslugged names, so the runtime can rebuild a colour's spec from the cluster alone.
+PROJECT_ANNOTATION = "stratus.dev/project"
+ENVIRONMENT_ANNOTATION = "stratus.dev/environment"
+REPLACED_ANNOTATION = "stratus.dev/replaced-releases"
+APP_DIR = "/app"
+# pipefail: a failed download must fail the init container, not hand tar an empty stream.
+FETCH_SCRIPT = f'set -eo pipefail; wget -qO- "$ARTIFACT_URL" | tar -xz -C {APP_DIR}'
 
 
 def selector_labels(spec: ReleaseSpec) -> dict[str, str]:
     # Selectors are immutable on Deployments, so they name the colour but never the release:
     # the next release into the same colour must be able to re-apply the same Deployment.
-    return {"app.kubernetes.io/instance": spec.instance, "stratus.dev/colour": spec.colour}
+    return {INSTANCE_LABEL: spec.instance, COLOUR_LABEL: spec.colour}
 
 
 def labels(spec: ReleaseSpec) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": k8s_name(spec.project),
         **selector_labels(spec),
-        "app.kubernetes.io/managed-by": "stratus",
-        "stratus.dev/release": spec.release_id,
+        MANAGED_BY_LABEL: "stratus",
+        RELEASE_LABEL: spec.release_id,
     }
 
 
@@ -72,40 +94,103 @@ def _probe(spec: ReleaseSpec, *, period: int, failures: int) -> Manifest:
     }
 
 
+def _resources(res: Resources) -> Manifest:
+    return {
+        "requests": {"cpu": res.cpu_request, "memory": res.memory_request},
+        "limits": {"cpu": res.cpu_limit, "memory": res.memory_limit},
+    }
+
+
+def _container_security() -> Manifest:
+    # A fresh dict per container: a shared one would come out of YAML dumps as an alias.
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _fetch_container(spec: ReleaseSpec, artifact: ArtifactSource) -> Manifest:
+    ref = {"name": artifact.url.secret, "key": artifact.url.key}
+    return {
+        "name": "fetch-artifact",
+        "image": artifact.fetch_image,
+        "command": ["sh", "-c", FETCH_SCRIPT],
+        "env": [{"name": "ARTIFACT_URL", "valueFrom": {"secretKeyRef": ref}}],
+        "resources": _resources(spec.resources),
+        "securityContext": _container_security(),
+        "volumeMounts": [{"name": "app", "mountPath": APP_DIR}],
+    }
+
+
 def _container(spec: ReleaseSpec) -> Manifest:
-    res: Resources = spec.resources
+    env = _env(spec)
+    mounts: list[Manifest] = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
+    if spec.artifact is not None:
+        # HOME for tools that write caches or dotfiles; the root filesystem is read-only.
+        env.append({"name": "HOME", "value": "/tmp"})  # noqa: S108
+        mounts.append({"name": "app", "mountPath": APP_DIR})
     container: Manifest = {
         "name": "app",
         "image": spec.image,
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
-        "env": _env(spec),
+        "env": env,
         # Readiness gates traffic and rollout progress, so it reacts within ~15 s. Liveness is
         # lenient (a minute of failures): restarting a slow but alive app under load makes an
         # outage worse, not better.
         "readinessProbe": _probe(spec, period=5, failures=3),
         "livenessProbe": _probe(spec, period=10, failures=6),
-        "resources": {
-            "requests": {"cpu": res.cpu_request, "memory": res.memory_request},
-            "limits": {"cpu": res.cpu_limit, "memory": res.memory_limit},
-        },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "resources": _resources(spec.resources),
+        "securityContext": _container_security(),
         # With a read-only root, /tmp is the one writable place most runtimes expect.
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+        "volumeMounts": mounts,
     }
     if spec.env_secret is not None:
         container["envFrom"] = [{"secretRef": {"name": spec.env_secret}}]
+    if spec.artifact is not None:
+        container["command"] = ["sh", "-c", spec.artifact.command]
+        container["workingDir"] = APP_DIR
     return container
+
+
+def _pod_spec(spec: ReleaseSpec) -> Manifest:
+    volumes: list[Manifest] = [{"name": "tmp", "emptyDir": {}}]
+    pod: Manifest = {
+        # Apps do not talk to the Kubernetes API; no token means nothing to steal.
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    if spec.artifact is not None:
+        # The artifact is unpacked per pod into an emptyDir: no image build, no registry.
+        pod["initContainers"] = [_fetch_container(spec, spec.artifact)]
+        volumes.append({"name": "app", "emptyDir": {}})
+    pod["containers"] = [_container(spec)]
+    pod["volumes"] = volumes
+    return pod
+
+
+def _deployment_metadata(spec: ReleaseSpec) -> Manifest:
+    metadata = _metadata(spec, spec.name)
+    annotations = {PROJECT_ANNOTATION: spec.project, ENVIRONMENT_ANNOTATION: spec.environment}
+    if spec.deployment_id is not None:
+        annotations[DEPLOYMENT_ANNOTATION] = spec.deployment_id
+    if spec.replaced_releases:
+        annotations[REPLACED_ANNOTATION] = ",".join(spec.replaced_releases)
+    metadata["annotations"] = annotations
+    return metadata
 
 
 def deployment(spec: ReleaseSpec) -> Manifest:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(spec, spec.name),
+        # Annotations on the Deployment only: in the pod template they would roll the pods.
+        "metadata": _deployment_metadata(spec),
         "spec": {
             "replicas": spec.replicas,
             "selector": {"matchLabels": selector_labels(spec)},
@@ -122,18 +207,7 @@ def deployment(spec: ReleaseSpec) -> Manifest:
                 # The release label differs per release, so a re-deploy of an unchanged image
                 # still rolls the pods (new secrets or settings get picked up).
                 "metadata": {"labels": labels(spec)},
-                "spec": {
-                    # Apps do not talk to the Kubernetes API; no token means nothing to steal.
-                    "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUN_AS_USER,
-                        "runAsGroup": RUN_AS_USER,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [_container(spec)],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                },
+                "spec": _pod_spec(spec),
             },
         },
     }
@@ -169,6 +243,22 @@ def ingress(spec: ReleaseSpec, *, canary: bool) -> Manifest:
             "ingressClassName": INGRESS_CLASS,
             "rules": [{"host": spec.host, "http": {"paths": [path]}}],
         },
+    }
+
+
+def env_secret(spec: ReleaseSpec, values: Mapping[str, str]) -> Manifest:
+    """The Secret named `spec.env_secret`: the app's variables (envFrom) and, in artifact
+    mode, the signed download URL. Render it only to apply it: it holds plain values."""
+    if spec.env_secret is None:
+        raise ValueError("the spec names no env_secret")
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _metadata(spec, spec.env_secret),
+        "type": "Opaque",
+        # `data`, not `stringData`: server-side apply tracks `data` keys, so a variable the
+        # next release no longer has is removed; stringData is merged in and never pruned.
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
     }
 
 

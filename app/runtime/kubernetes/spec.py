@@ -45,6 +45,27 @@ class SecretEnv:
 
 
 @dataclass(frozen=True, slots=True)
+class ArtifactSource:
+    """Run a build tarball instead of an image, the way a slug runner does.
+
+    An init container (`fetch_image`, with sh, wget and tar) downloads the artifact into an
+    emptyDir at /app; the app container (`ReleaseSpec.image`, a generic runner image) runs
+    `command` with `sh -c` there. The download URL is signed and so a credential: it comes
+    from a Secret key (`url`), never as a literal in the manifest.
+    """
+
+    fetch_image: str
+    url: SecretEnv
+    command: str
+
+    def __post_init__(self) -> None:
+        if not self.command.strip():
+            raise ValueError("an artifact release needs a start command")
+        if not _ENV_NAME.match(self.url.name):
+            raise ValueError(f"invalid environment variable name {self.url.name!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class Resources:
     cpu_request: str = "100m"
     cpu_limit: str = "1"
@@ -72,6 +93,11 @@ class ReleaseSpec:
     canary_weight: int = 0  # percent of traffic when rendered as the canary Ingress
     max_unavailable: int = 0
     progress_deadline_seconds: int = 600
+    artifact: ArtifactSource | None = None  # None: `image` holds the app itself
+    deployment_id: str | None = None  # the Stratus deployment, recorded as an annotation
+    # Releases this colour ran before (most recent first): started again, they would evict
+    # a newer release, so the runtime refuses them (see runtime.KubernetesRuntime).
+    replaced_releases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Fail at construction, not with a 422 halfway through applying a release.
@@ -90,6 +116,9 @@ class ReleaseSpec:
         for env in self.secret_env:
             if not _ENV_NAME.match(env.name):
                 raise ValueError(f"invalid environment variable name {env.name!r}")
+        for release in self.replaced_releases:
+            if not _LABEL_VALUE.match(release):
+                raise ValueError(f"replaced release id {release!r} is not a valid label value")
 
     @property
     def instance(self) -> str:

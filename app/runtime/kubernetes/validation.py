@@ -1,7 +1,7 @@
 """Offline schema validation of rendered manifests (tests and tooling).
 
 `kubernetes-validate` is a dev dependency, so it is imported lazily: production code never
-needs it, because `KubernetesRuntime.apply` asks the API server for strict field validation.
+needs it, because `KubernetesClient.apply` asks the API server for strict field validation.
 """
 
 from __future__ import annotations

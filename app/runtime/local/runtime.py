@@ -3,6 +3,11 @@
 Layout under ``<state_dir>/releases/<release_id>/``: ``app/`` (the unpacked artifact, the
 processes' working directory), ``home/`` (their HOME), ``run/replica-N.json`` (pid records
 for a later supervisor) and ``logs/replica-N.log`` (rotating output).
+
+A started release can be scaled (`scale_release`): new replicas run from the same unpacked
+tree with the same environment; the highest-numbered ones are stopped first, so replica
+indexes stay 0..n-1. Scaled to 0, a release stays known (listed with no replica, its output
+open, not reported by `reconcile` as needing a start) until `stop_release`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from app.runtime.local.net import free_port, probe
 from app.runtime.local.output import Delivery, ReleaseOutput
 from app.runtime.local.replica import Backoff, Replica
 from app.runtime.protocol import (
+    MAX_REPLICAS,
     HealthResult,
     LogLine,
     OnOutput,
@@ -45,8 +51,10 @@ MiB = 1024 * 1024
 @dataclass
 class _Release:
     spec: ReleaseSpec
-    replicas: list[Replica]
+    replicas: list[Replica]  # replica i at index i: scaling adds and removes at the end
     output: ReleaseOutput
+    app_dir: Path
+    home: Path
 
     def handle(self) -> ReleaseHandle:
         return ReleaseHandle(self.spec.release_id, tuple(r.upstream for r in self.replicas))
@@ -93,25 +101,65 @@ class LocalRuntime:
                 self._delivery,
                 max_file_bytes=self._max_log_bytes,
             )
-            taken = {r.port for rel in self._running.values() for r in rel.replicas}
-            replicas = []
-            for index in range(spec.replicas):
-                port = free_port(taken)
-                taken.add(port)
-                replica = Replica(
+            release = _Release(spec, [], output, app_dir, home)
+            try:
+                new = self._add_replicas(release, spec.replicas)
+            except BaseException:
+                output.close()
+                raise
+            self._running[spec.release_id] = release
+            for replica in new:
+                replica.start()
+            return release.handle()
+
+    async def scale_release(
+        self, release_id: str, replicas: int, *, drain_seconds: float
+    ) -> ReleaseHandle:
+        """Run exactly ``replicas`` replicas of a started release (see the module docstring).
+
+        Raises KeyError (a LookupError, like the other runtimes) for a release this runtime
+        is not running (never started, stopped, or a leftover of an earlier supervisor), and
+        ValueError for a count outside 0..MAX_REPLICAS.
+        """
+        if not 0 <= replicas <= MAX_REPLICAS:
+            raise ValueError(f"replicas must be between 0 and {MAX_REPLICAS}, got {replicas}")
+        async with self._locks[release_id]:
+            release = self._running.get(release_id)
+            if release is None:
+                raise KeyError(f"release {release_id} is not running: cannot scale it")
+            if replicas > len(release.replicas):
+                for replica in self._add_replicas(release, replicas - len(release.replicas)):
+                    replica.start()
+            elif replicas < len(release.replicas):
+                # Out of the handle (and of health checks) first, then drained.
+                extra = release.replicas[replicas:]
+                del release.replicas[replicas:]
+                await asyncio.gather(*(r.stop(drain_seconds) for r in extra))
+            return release.handle()
+
+    def _add_replicas(self, release: _Release, count: int) -> list[Replica]:
+        """Create (not start) ``count`` more replicas of a release, on ports of their own."""
+        spec = release.spec
+        run_dir = self._releases_dir / spec.release_id / "run"
+        taken = {r.port for rel in self._running.values() for r in rel.replicas}
+        taken.update(r.port for r in release.replicas)
+        new = []
+        for index in range(len(release.replicas), len(release.replicas) + count):
+            port = free_port(taken)
+            taken.add(port)
+            new.append(
+                Replica(
                     deployment_id=spec.deployment_id,
                     index=index,
                     port=port,
-                    launch=launch(spec, app_dir, home, port),
-                    run_dir=base / "run",
-                    output=output,
+                    launch=launch(spec, release.app_dir, release.home, port),
+                    run_dir=run_dir,
+                    output=release.output,
                     backoff=self._backoff,
                 )
-                replicas.append(replica)
-            release = self._running[spec.release_id] = _Release(spec, replicas, output)
-            for replica in replicas:
-                replica.start()
-            return release.handle()
+            )
+        release.replicas.extend(new)
+        return new
 
     async def stop_release(self, release_id: str, *, drain_seconds: float) -> None:
         async with self._locks[release_id]:
@@ -128,6 +176,8 @@ class LocalRuntime:
         release = self._running.get(release_id)
         if release is None:
             return HealthResult(False, None, 0.0, "release is not running")
+        if not release.replicas:
+            return HealthResult(False, None, 0.0, "release is scaled to 0 replicas")
         target = path or release.spec.health_path
         results = await asyncio.gather(
             *(probe(r.upstream, target, timeout) for r in release.replicas)

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from kube_support import ApplyingEmulator
+from kube_support import SERVED, ApplyingEmulator
 from kubernetes import client
 
-from app.runtime.kubernetes.adapter import KubernetesRuntime
+from app.runtime.kubernetes.adapter import KubernetesClient
 
 
 @pytest.fixture()
@@ -19,6 +19,8 @@ def kmock_options(kmock_options: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture()
 async def api_client(kmock: ApplyingEmulator) -> AsyncIterator[client.ApiClient]:
+    for resource in SERVED:
+        kmock.resources[resource] = {}
     configuration = client.Configuration(host=str(kmock.url).rstrip("/"))
     api = client.ApiClient(configuration)
     yield api
@@ -26,5 +28,5 @@ async def api_client(kmock: ApplyingEmulator) -> AsyncIterator[client.ApiClient]
 
 
 @pytest.fixture()
-def runtime(api_client: client.ApiClient) -> KubernetesRuntime:
-    return KubernetesRuntime(api_client, poll_interval=0.02, request_timeout=5)
+def kube(api_client: client.ApiClient) -> KubernetesClient:
+    return KubernetesClient(api_client, poll_interval=0.02, request_timeout=5)

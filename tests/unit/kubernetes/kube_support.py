@@ -15,17 +15,23 @@ Deployment status is never synthesised: tests push it, playing the deployment co
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
 import aiohttp.web
 import kmock
 
 from app.runtime.kubernetes.spec import ReleaseSpec, SecretEnv
+from app.runtime.protocol import HealthResult, ReconcileResult, ReleaseHandle, ReleaseState
+from app.runtime.protocol import ReleaseSpec as RuntimeReleaseSpec
 
 DEPLOYMENTS = kmock.resource(group="apps", version="v1", plural="deployments")
 SERVICES = kmock.resource(group="", version="v1", plural="services")
 INGRESSES = kmock.resource(group="networking.k8s.io", version="v1", plural="ingresses")
 PDBS = kmock.resource(group="policy", version="v1", plural="poddisruptionbudgets")
+SECRETS = kmock.resource(group="", version="v1", plural="secrets")
+# A real API server lists these kinds from the start; kmock lists only declared resources.
+SERVED = (DEPLOYMENTS, SERVICES, INGRESSES, PDBS, SECRETS)
 
 
 class ApplyingEmulator(kmock.KubernetesEmulator):
@@ -67,3 +73,49 @@ def make_spec(**overrides: Any) -> ReleaseSpec:
 def push_status(emulator: ApplyingEmulator, namespace: str, name: str, **status: Any) -> None:
     """Play the deployment controller: write status straight into the stored object."""
     emulator.objects[DEPLOYMENTS, namespace, name].patch({"status": status})
+
+
+class FakeLocal:
+    """A local runtime stand-in for RuntimeSet tests. Releases in a dict; `running` can be shared to play a runtime that survived a restart."""
+
+    def __init__(self, running: dict[str, RuntimeReleaseSpec] | None = None) -> None:
+        self.running: dict[str, RuntimeReleaseSpec] = {} if running is None else running
+        self.stopped: list[str] = []
+        self.scaled: list[tuple[str, int]] = []
+        self.closed = False
+
+    async def start_release(self, spec: RuntimeReleaseSpec) -> ReleaseHandle:
+        self.running[spec.release_id] = spec
+        return ReleaseHandle(spec.release_id, ("127.0.0.1:9001",))
+
+    async def scale_release(
+        self, release_id: str, replicas: int, *, drain_seconds: float
+    ) -> ReleaseHandle:
+        self.scaled.append((release_id, replicas))
+        return ReleaseHandle(release_id, ("127.0.0.1:9001",) * replicas)
+
+    async def stop_release(self, release_id: str, *, drain_seconds: float) -> None:
+        self.stopped.append(release_id)
+        self.running.pop(release_id, None)
+
+    async def health(
+        self, release_id: str, path: str | None = None, timeout: float = 2.0
+    ) -> HealthResult:
+        if release_id in self.running:
+            return HealthResult(True, 200, 1.0)
+        return HealthResult(False, None, 0.0, "release is not running")
+
+    async def list_releases(self) -> list[ReleaseState]:
+        return [ReleaseState(r, s.deployment_id, ()) for r, s in self.running.items()]
+
+    async def reconcile(
+        self, desired_release_ids: Collection[str], *, drain_seconds: float = 2.0
+    ) -> ReconcileResult:
+        stopped = tuple(r for r in list(self.running) if r not in desired_release_ids)
+        for release_id in stopped:
+            await self.stop_release(release_id, drain_seconds=drain_seconds)
+        missing = tuple(r for r in desired_release_ids if r not in self.running)
+        return ReconcileResult(stopped, missing)
+
+    async def aclose(self) -> None:
+        self.closed = True

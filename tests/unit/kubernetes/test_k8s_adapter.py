@@ -1,4 +1,4 @@
-"""KubernetesRuntime against kmock's in-memory Kubernetes API (see kube_support for its gaps)."""
+"""KubernetesClient against kmock's in-memory Kubernetes API (see kube_support for its gaps)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from app.runtime.kubernetes.adapter import (
     APPLY_PATCH,
     MERGE_PATCH,
-    KubernetesRuntime,
+    KubernetesClient,
     RolloutState,
     rollout_status,
 )
@@ -39,9 +39,9 @@ def _stored(kmock: ApplyingEmulator, resource: object, name: str) -> dict[str, o
 
 
 async def test_apply_creates_every_object_by_server_side_apply(
-    runtime: KubernetesRuntime, kmock: ApplyingEmulator
+    kube: KubernetesClient, kmock: ApplyingEmulator
 ) -> None:
-    await runtime.apply(release_manifests(make_spec(replicas=2), canary_weight=20))
+    await kube.apply(release_manifests(make_spec(replicas=2), canary_weight=20))
 
     dep = _stored(kmock, DEPLOYMENTS, NAME)
     assert dep["spec"]["replicas"] == 2  # type: ignore[index]
@@ -61,21 +61,19 @@ async def test_apply_creates_every_object_by_server_side_apply(
         }
 
 
-async def test_reapply_updates_in_place(
-    runtime: KubernetesRuntime, kmock: ApplyingEmulator
-) -> None:
-    await runtime.apply(release_manifests(make_spec(), canary_weight=None))
-    await runtime.apply(release_manifests(make_spec(image="shop:2"), canary_weight=None))
+async def test_reapply_updates_in_place(kube: KubernetesClient, kmock: ApplyingEmulator) -> None:
+    await kube.apply(release_manifests(make_spec(), canary_weight=None))
+    await kube.apply(release_manifests(make_spec(image="shop:2"), canary_weight=None))
     dep = _stored(kmock, DEPLOYMENTS, NAME)
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "shop:2"  # type: ignore[index]
     assert dep["metadata"]["generation"] == 2  # type: ignore[index]
 
 
 async def test_wait_rollout_succeeds_once_replicas_are_available(
-    runtime: KubernetesRuntime, kmock: ApplyingEmulator
+    kube: KubernetesClient, kmock: ApplyingEmulator
 ) -> None:
-    await runtime.apply(release_manifests(make_spec(replicas=2), canary_weight=None))
-    waiting = asyncio.create_task(runtime.wait_rollout(NS, NAME, timeout=5))
+    await kube.apply(release_manifests(make_spec(replicas=2), canary_weight=None))
+    waiting = asyncio.create_task(kube.wait_rollout(NS, NAME, timeout=5))
 
     await asyncio.sleep(0.1)
     assert not waiting.done()  # no status yet
@@ -93,9 +91,9 @@ async def test_wait_rollout_succeeds_once_replicas_are_available(
 
 
 async def test_wait_rollout_fails_on_progress_deadline(
-    runtime: KubernetesRuntime, kmock: ApplyingEmulator
+    kube: KubernetesClient, kmock: ApplyingEmulator
 ) -> None:
-    await runtime.apply(release_manifests(make_spec(), canary_weight=None))
+    await kube.apply(release_manifests(make_spec(), canary_weight=None))
     condition = {
         "type": "Progressing",
         "status": "False",
@@ -113,30 +111,30 @@ async def test_wait_rollout_fails_on_progress_deadline(
         conditions=[condition],
     )
 
-    status = await runtime.wait_rollout(NS, NAME, timeout=5)
+    status = await kube.wait_rollout(NS, NAME, timeout=5)
     assert status.state is RolloutState.FAILED
     assert "timed out progressing" in status.message
 
 
-async def test_wait_rollout_times_out_cleanly(runtime: KubernetesRuntime) -> None:
-    await runtime.apply(release_manifests(make_spec(), canary_weight=None))
+async def test_wait_rollout_times_out_cleanly(kube: KubernetesClient) -> None:
+    await kube.apply(release_manifests(make_spec(), canary_weight=None))
     started = time.monotonic()
-    status = await runtime.wait_rollout(NS, NAME, timeout=0.3)
+    status = await kube.wait_rollout(NS, NAME, timeout=0.3)
     assert status.state is RolloutState.TIMED_OUT
     assert "timed out after 0.3s" in status.message
     assert time.monotonic() - started < 2
 
 
-async def test_wait_rollout_of_missing_deployment_fails(runtime: KubernetesRuntime) -> None:
-    status = await runtime.wait_rollout(NS, "nope", timeout=1)
+async def test_wait_rollout_of_missing_deployment_fails(kube: KubernetesClient) -> None:
+    status = await kube.wait_rollout(NS, "nope", timeout=1)
     assert status.state is RolloutState.FAILED
 
 
 async def test_set_canary_weight_patches_the_annotation(
-    runtime: KubernetesRuntime, kmock: ApplyingEmulator
+    kube: KubernetesClient, kmock: ApplyingEmulator
 ) -> None:
-    await runtime.apply(release_manifests(make_spec(colour="green"), canary_weight=0))
-    await runtime.set_canary_weight(NS, CANARY_INGRESS, 50)
+    await kube.apply(release_manifests(make_spec(colour="green"), canary_weight=0))
+    await kube.set_canary_weight(NS, CANARY_INGRESS, 50)
 
     annotations = _stored(kmock, INGRESSES, CANARY_INGRESS)["metadata"]["annotations"]  # type: ignore[index]
     assert annotations == {CANARY: "true", CANARY_WEIGHT: "50"}
@@ -144,18 +142,18 @@ async def test_set_canary_weight_patches_the_annotation(
     assert request.headers["Content-Type"] == MERGE_PATCH
     assert request.data == {"metadata": {"annotations": {CANARY_WEIGHT: "50"}}}
     with pytest.raises(ValueError, match=r"0\.\.100"):
-        await runtime.set_canary_weight(NS, CANARY_INGRESS, 101)
+        await kube.set_canary_weight(NS, CANARY_INGRESS, 101)
 
 
 async def test_delete_release_removes_its_objects_and_is_idempotent(
-    runtime: KubernetesRuntime, kmock: ApplyingEmulator
+    kube: KubernetesClient, kmock: ApplyingEmulator
 ) -> None:
     blue, green = make_spec(), make_spec(colour="green", release_id="rel-0002")
-    await runtime.apply(release_manifests(blue, canary_weight=None))
-    await runtime.apply(release_manifests(green, canary_weight=10))
+    await kube.apply(release_manifests(blue, canary_weight=None))
+    await kube.apply(release_manifests(green, canary_weight=10))
 
-    await runtime.delete_release(green)
-    await runtime.delete_release(green)  # a job may run twice
+    await kube.delete_release(green)
+    await kube.delete_release(green)  # a job may run twice
 
     green_name = "shop-production-green"
     for resource, name in [
@@ -169,10 +167,10 @@ async def test_delete_release_removes_its_objects_and_is_idempotent(
     _stored(kmock, INGRESSES, "shop-production")
 
 
-async def test_server_errors_propagate(runtime: KubernetesRuntime, kmock: ApplyingEmulator) -> None:
+async def test_server_errors_propagate(kube: KubernetesClient, kmock: ApplyingEmulator) -> None:
     kmock["patch", DEPLOYMENTS] << 500 << {"kind": "Status", "message": "etcd is unhappy"}
     with pytest.raises(ApiException) as caught:
-        await runtime.apply(release_manifests(make_spec(), canary_weight=None))
+        await kube.apply(release_manifests(make_spec(), canary_weight=None))
     assert caught.value.status == 500
 
 
@@ -192,11 +190,11 @@ contexts:
 current-context: other
 """
     )
-    runtime = KubernetesRuntime.from_kubeconfig(str(kubeconfig), context="fake")
+    kube = KubernetesClient.from_kubeconfig(str(kubeconfig), context="fake")
     try:
-        await runtime.apply(release_manifests(make_spec(), canary_weight=None))
+        await kube.apply(release_manifests(make_spec(), canary_weight=None))
     finally:
-        runtime.close()
+        kube.close()
     _stored(kmock, DEPLOYMENTS, NAME)
     assert next(iter(kmock)).headers["Authorization"] == "Bearer not-a-secret"
 

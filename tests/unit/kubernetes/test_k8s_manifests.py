@@ -15,9 +15,12 @@ from kube_support import make_spec
 from app.runtime.kubernetes.manifests import (
     CANARY,
     CANARY_WEIGHT,
+    FETCH_SCRIPT,
+    ArtifactSource,
     Resources,
     SecretEnv,
     deployment,
+    env_secret,
     ingress,
     k8s_name,
     pod_disruption_budget,
@@ -37,7 +40,28 @@ def _cases() -> dict[str, list[dict[str, Any]]]:
     canary = make_spec(
         replicas=3, release_id="rel-0003", colour="green", max_unavailable=1, resources=small
     )
+    fetched = make_spec(
+        release_id="rel-0004",
+        colour="green",
+        image="python:3.11-slim",
+        env_secret="shop-production-green",
+        secret_env=(),
+        deployment_id="4f0c2a8e-0000-4000-8000-000000000004",
+        replaced_releases=("rel-0002",),
+        artifact=ArtifactSource(
+            fetch_image="busybox:1.36",
+            url=SecretEnv("ARTIFACT_URL", "shop-production-green", "STRATUS_ARTIFACT_URL"),
+            command="gunicorn app:app",
+        ),
+    )
+    variables = {"GREETING": "hello", "STRATUS_ARTIFACT_URL": "https://api.example.com/a?s=x"}
     return {
+        # A build artifact run by a generic image: init container download into /app, with
+        # the app's variables in the colour's Secret (applied first).
+        "artifact_release": [
+            env_secret(fetched, variables),
+            *release_manifests(fetched, canary_weight=None),
+        ],
         # One replica, all traffic at once (no canary Ingress).
         "single_immediate": release_manifests(single, canary_weight=None),
         # Blue live and primary; green staged behind a canary Ingress with weight 0.
@@ -126,6 +150,33 @@ def test_deployment_hardening_probes_and_labels() -> None:
     # The selector is immutable, so it must not change from one release to the next.
     assert "stratus.dev/release" not in dep["spec"]["selector"]["matchLabels"]
     assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": "25%"}
+
+
+def test_artifact_release_fetches_into_app_and_runs_the_start_command() -> None:
+    pod = CASES["artifact_release"][1]["spec"]["template"]["spec"]
+    [fetch] = pod["initContainers"]
+    [app] = pod["containers"]
+    assert fetch["command"] == ["sh", "-c", FETCH_SCRIPT]
+    assert 'wget -qO- "$ARTIFACT_URL" | tar -xz -C /app' in FETCH_SCRIPT
+    # The signed URL is a credential: read from the Secret, never inlined in the manifest.
+    assert fetch["env"] == [
+        {
+            "name": "ARTIFACT_URL",
+            "valueFrom": {
+                "secretKeyRef": {"name": "shop-production-green", "key": "STRATUS_ARTIFACT_URL"}
+            },
+        }
+    ]
+    assert app["command"] == ["sh", "-c", "gunicorn app:app"]
+    assert app["workingDir"] == "/app"
+    assert {"name": "app", "mountPath": "/app"} in fetch["volumeMounts"]
+    assert {"name": "app", "mountPath": "/app"} in app["volumeMounts"]
+    assert {"name": "app", "emptyDir": {}} in pod["volumes"]
+
+
+def test_artifact_source_needs_a_command() -> None:
+    with pytest.raises(ValueError, match="start command"):
+        ArtifactSource(fetch_image="busybox", url=SecretEnv("U", "s", "k"), command=" ")
 
 
 def test_canary_and_primary_ingress() -> None:

@@ -1,0 +1,496 @@
+"""KubernetesRuntime: the `Runtime` protocol on one namespace of a cluster.
+
+Each project environment has two colours (blue, green; see `manifests`). A release takes the
+colour that serves no traffic, so the colour serving keeps serving while the new one starts:
+
+* the first release takes blue, the second green;
+* a third release replaces the colour that is not serving (the older release). That older
+  release, typically SUPERSEDED and retained for rollback, stops being a rollback target:
+  it no longer exists. Hence `max_releases_per_environment = 2` (the local runtime has no
+  such limit). Replaced release ids are remembered on the Deployment so that nothing (the
+  reconciler restoring "missing" releases, for instance) can start them again and evict a
+  newer release; `list_releases` reports them with zero replicas until they are stopped.
+* while a canary is in flight both colours serve, and a new release is refused.
+
+Everything is derived from the cluster (Deployment labels and annotations, the primary and
+canary Ingress), never from memory, so a restarted worker sees the same state.
+
+Traffic is not moved by `start_release`: `set_traffic` applies the weights PostgreSQL holds
+(the worker's `apply_traffic` job) to the primary and canary Ingress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from app.runtime.kubernetes import artifact_urls
+from app.runtime.kubernetes.adapter import KubernetesClient, RolloutState, rollout_status
+from app.runtime.kubernetes.manifests import (
+    CANARY_WEIGHT,
+    COLOUR_LABEL,
+    DEPLOYMENT_ANNOTATION,
+    ENVIRONMENT_ANNOTATION,
+    INSTANCE_LABEL,
+    MANAGED_BY_LABEL,
+    PROJECT_ANNOTATION,
+    RELEASE_LABEL,
+    REPLACED_ANNOTATION,
+    Manifest,
+    deployment,
+    env_secret,
+    ingress,
+    pod_disruption_budget,
+    service,
+)
+from app.runtime.kubernetes.spec import ArtifactSource, Colour, SecretEnv, k8s_name
+from app.runtime.kubernetes.spec import ReleaseSpec as KubeSpec
+from app.runtime.protocol import (
+    MAX_REPLICAS,
+    HealthResult,
+    ProcessState,
+    ReconcileResult,
+    ReleaseHandle,
+    ReleaseSpec,
+    ReleaseStartError,
+    ReleaseState,
+    ReplicaState,
+)
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COLOURS: tuple[Colour, Colour] = ("blue", "green")
+SERVICE_PORT = 80  # the Service's port (manifests.service); pods listen on PORT 8080
+# The Secret key holding the signed artifact URL. The app sees it too (envFrom takes every
+# key), which grants nothing: it only downloads the tarball already unpacked in /app.
+ARTIFACT_URL_KEY = "STRATUS_ARTIFACT_URL"
+# Static sites without a start command: the runner image's Python serves /app.
+STATIC_COMMAND = 'exec python -m http.server "$PORT" --directory /app'
+# Replaced ids remembered per colour; stop_release forgets them once no deployment holds
+# them, so this bound only matters if the reconciler never runs.
+MAX_REMEMBERED = 20
+MANAGED = {MANAGED_BY_LABEL: "stratus"}
+
+
+@dataclass(frozen=True)
+class _ColourState:
+    """One colour of an environment as the cluster has it."""
+
+    spec: KubeSpec  # rebuilt from the Deployment: names, labels and host are exact
+    deployment: Manifest
+
+    @property
+    def release_id(self) -> str:
+        return self.spec.release_id
+
+    @property
+    def replaced(self) -> tuple[str, ...]:
+        return self.spec.replaced_releases
+
+
+@dataclass(frozen=True)
+class _EnvironmentState:
+    colours: dict[Colour, _ColourState]
+    primary: Colour | None  # the colour the primary Ingress sends traffic to
+    canary: Colour | None  # the colour of the canary Ingress when its weight is > 0
+
+    @property
+    def serving(self) -> set[Colour]:
+        return {c for c in (self.primary, self.canary) if c is not None}
+
+    def holding(self, release_id: str) -> _ColourState | None:
+        return next((c for c in self.colours.values() if c.release_id == release_id), None)
+
+
+class KubernetesRuntime:
+    """Releases as Deployments of one namespace; see the module docstring for colours."""
+
+    max_releases_per_environment: int | None = 2
+
+    def __init__(self, kube: KubernetesClient, settings: Settings) -> None:
+        self._kube = kube
+        self._settings = settings
+        self._namespace = settings.kubernetes_namespace
+        # Colour choice is read-then-write: serialise it per environment in this process.
+        # Two worker processes deploying the same environment at once are not protected.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @classmethod
+    def from_kubeconfig(cls, settings: Settings) -> KubernetesRuntime:
+        if not settings.kubeconfig:
+            raise ValueError("STRATUS_KUBECONFIG is not set")
+        kube = KubernetesClient.from_kubeconfig(settings.kubeconfig, settings.kubernetes_context)
+        return cls(kube, settings)
+
+    def host(self, project: str, environment: str) -> str:
+        return self._settings.kubernetes_host_template.format(
+            project=project, environment=environment
+        )
+
+    # -- Runtime protocol ---------------------------------------------------------------
+
+    async def start_release(self, spec: ReleaseSpec) -> ReleaseHandle:
+        async with self._locks[k8s_name(spec.project, spec.environment)]:
+            state = await self._environment(spec.project, spec.environment)
+            colour, replaced = self._choose_colour(state, spec.release_id)
+            kube_spec = self._kube_spec(spec, colour, replaced)
+            values = {**spec.env, ARTIFACT_URL_KEY: self._artifact_url(spec)}
+            # The Secret first: pods of the Deployment read it at start.
+            await self._kube.apply(
+                [
+                    env_secret(kube_spec, values),
+                    deployment(kube_spec),
+                    service(kube_spec),
+                    pod_disruption_budget(kube_spec),
+                ]
+            )
+        status = await self._kube.wait_rollout(
+            self._namespace,
+            kube_spec.name,
+            timeout=self._settings.kubernetes_rollout_timeout_seconds,
+        )
+        if status.state is not RolloutState.SUCCEEDED:
+            raise ReleaseStartError(
+                f"release {spec.release_id} ({colour}) did not become available: {status.message}"
+            )
+        handle = self._handle(kube_spec, spec.replicas)
+        evicted = tuple(old for old in replaced if old != spec.release_id)
+        return dataclasses.replace(handle, replaced=evicted)
+
+    async def scale_release(
+        self, release_id: str, replicas: int, *, drain_seconds: float
+    ) -> ReleaseHandle:
+        # drain_seconds is not used: pods drain by their terminationGracePeriodSeconds.
+        if not 0 <= replicas <= MAX_REPLICAS:
+            raise ValueError(f"replicas must be between 0 and {MAX_REPLICAS}")
+        found = await self._find(release_id)
+        if found is None:
+            raise LookupError(f"release {release_id} is not on the cluster")
+        name = found.spec.name
+        await self._kube.merge_patch(
+            "Deployment", self._namespace, name, {"spec": {"replicas": replicas}}
+        )
+        if replicas > 0:
+            status = await self._kube.wait_rollout(
+                self._namespace, name, timeout=self._settings.kubernetes_rollout_timeout_seconds
+            )
+            if status.state is not RolloutState.SUCCEEDED:
+                raise ReleaseStartError(f"release {release_id} did not scale: {status.message}")
+        return self._handle(found.spec, replicas)
+
+    async def stop_release(self, release_id: str, *, drain_seconds: float) -> None:
+        found = await self._find(release_id)
+        if found is None:
+            await self._forget_replaced(release_id)
+            return
+        spec = found.spec
+        async with self._locks[spec.instance]:
+            state = await self._environment(spec.project, spec.environment)
+            held = state.holding(release_id)
+            if held is None:
+                return  # replaced meanwhile
+            others = [c for c in state.colours if c != held.spec.colour]
+            if state.primary == held.spec.colour and others:
+                # Traffic has not moved off it yet (apply_traffic runs as its own job);
+                # deleting now would leave the primary Ingress without a backend. The
+                # reconciler asks again once the Ingress points elsewhere.
+                log.info(
+                    "release %s still receives the primary traffic; not stopped yet", release_id
+                )
+                return
+            await self._kube.delete_release(held.spec)
+            await self._kube.delete([env_secret(held.spec, {})])
+            if state.primary == held.spec.colour:
+                # The environment's last release: nothing is left to route to.
+                await self._kube.delete([ingress(held.spec, canary=False)])
+
+    async def health(
+        self, release_id: str, path: str | None = None, timeout: float = 2.0
+    ) -> HealthResult:
+        """Healthy when the Deployment is fully available.
+
+        The readiness probes (on the release's health path) run inside the cluster: the
+        worker usually cannot reach pod IPs, so it asks the API server what they concluded.
+        `path` is therefore not used.
+        """
+        started = time.monotonic()
+
+        def elapsed_ms() -> float:
+            return (time.monotonic() - started) * 1000
+
+        try:
+            found = await asyncio.wait_for(self._find(release_id), timeout)
+        except TimeoutError:
+            return HealthResult(False, None, elapsed_ms(), "the cluster API did not answer")
+        except (ApiException, OSError) as exc:
+            return HealthResult(False, None, elapsed_ms(), f"cluster API error: {exc}")
+        if found is None:
+            return HealthResult(False, None, elapsed_ms(), "release is not running")
+        status = rollout_status(found.deployment)
+        if status.state is RolloutState.SUCCEEDED:
+            return HealthResult(True, 200, elapsed_ms())
+        # 503 like an unready upstream: a response arrived, the release is not ready yet.
+        return HealthResult(False, 503, elapsed_ms(), status.message)
+
+    async def list_releases(self) -> list[ReleaseState]:
+        states: list[ReleaseState] = []
+        for item in await self._kube.list("Deployment", self._namespace, MANAGED):
+            colour = _colour_state(item, self._settings)
+            if colour is None:
+                continue
+            upstream = _upstream(colour.spec)
+            available = int((item.get("status") or {}).get("availableReplicas") or 0)
+            want = int((item.get("spec") or {}).get("replicas") or 0)
+            replicas = tuple(
+                ReplicaState(
+                    index,
+                    ProcessState.RUNNING if index < available else ProcessState.STARTING,
+                    None,
+                    upstream,
+                )
+                for index in range(want)
+            )
+            annotations = item["metadata"].get("annotations") or {}
+            states.append(
+                ReleaseState(colour.release_id, annotations.get(DEPLOYMENT_ANNOTATION), replicas)
+            )
+            # Replaced releases have no pods; listing them keeps them from being restarted
+            # (which would evict a newer release) until the reconciler stops them.
+            states.extend(ReleaseState(old, None, ()) for old in colour.replaced)
+        return states
+
+    async def reconcile(
+        self, desired_release_ids: Collection[str], *, drain_seconds: float = 2.0
+    ) -> ReconcileResult:
+        """`stopped` lists the releases asked to stop; a colour still behind the primary
+        Ingress goes on a later call, once traffic has moved (see stop_release)."""
+        desired = set(desired_release_ids)
+        running = {state.release_id for state in await self.list_releases()}
+        stopped = sorted(running - desired)
+        for release_id in stopped:
+            await self.stop_release(release_id, drain_seconds=drain_seconds)
+        return ReconcileResult(tuple(stopped), tuple(sorted(desired - running)))
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._kube.close)
+
+    # -- Traffic --------------------------------------------------------------------------
+
+    async def set_traffic(self, project: str, environment: str, weights: Mapping[str, int]) -> None:
+        """Point the environment's Ingresses at the releases by weight (percent).
+
+        The heaviest release gets the primary Ingress (on a tie the current primary keeps
+        it), the other one with a weight the canary Ingress at its weight; with a single
+        release at 100 the canary Ingress is deleted. Releases at 0 are ignored; all at 0
+        removes both Ingresses (nothing serves, as in the router's table).
+        """
+        if any(not 0 <= w <= 100 for w in weights.values()) or sum(weights.values()) not in (
+            0,
+            100,
+        ):
+            raise ValueError(f"weights must be 0..100 and sum to 100 (or all be 0): {weights}")
+        positive = {release: w for release, w in weights.items() if w > 0}
+        async with self._locks[k8s_name(project, environment)]:
+            state = await self._environment(project, environment)
+            held: dict[str, _ColourState] = {}
+            for release in positive:
+                colour = state.holding(release)
+                if colour is None:
+                    raise LookupError(
+                        f"release {release} of {project}/{environment} is not on the cluster "
+                        "(stopped, or replaced by a newer release)"
+                    )
+                held[release] = colour
+            if not positive:
+                for colour in state.colours.values():
+                    await self._kube.delete(
+                        [ingress(colour.spec, canary=True), ingress(colour.spec, canary=False)]
+                    )
+                return
+            ranked = sorted(
+                positive, key=lambda r: (positive[r], held[r].spec.colour == state.primary)
+            )
+            primary = held[ranked[-1]].spec
+            await self._kube.apply([ingress(primary, canary=False)])
+            if len(ranked) == 2:
+                canary = _with_weight(held[ranked[0]].spec, positive[ranked[0]])
+                await self._kube.apply([ingress(canary, canary=True)])
+            else:
+                await self._kube.delete([ingress(primary, canary=True)])
+
+    # -- Cluster state --------------------------------------------------------------------
+
+    async def _environment(self, project: str, environment: str) -> _EnvironmentState:
+        instance = k8s_name(project, environment)
+        items = await self._kube.list(
+            "Deployment", self._namespace, {**MANAGED, INSTANCE_LABEL: instance}
+        )
+        colours: dict[Colour, _ColourState] = {}
+        for item in items:
+            state = _colour_state(item, self._settings)
+            if state is not None:
+                colours[state.spec.colour] = state
+        primary = await self._kube.read("Ingress", self._namespace, instance)
+        canary = await self._kube.read(
+            "Ingress", self._namespace, k8s_name(project, environment, "canary")
+        )
+        canary_weight = int(_annotations(canary).get(CANARY_WEIGHT, "0") or 0)
+        return _EnvironmentState(
+            colours,
+            _ingress_colour(primary),
+            _ingress_colour(canary) if canary_weight > 0 else None,
+        )
+
+    def _choose_colour(
+        self, state: _EnvironmentState, release_id: str
+    ) -> tuple[Colour, tuple[str, ...]]:
+        """The colour for `release_id` and the release ids that colour will have replaced."""
+        current = state.holding(release_id)
+        if current is not None:
+            return current.spec.colour, current.replaced  # started before: apply again
+        for colour in state.colours.values():
+            if release_id in colour.replaced:
+                raise ReleaseStartError(
+                    f"release {release_id} was replaced by {colour.release_id} (at most "
+                    f"{self.max_releases_per_environment} releases per environment on "
+                    "Kubernetes); deploy it again instead"
+                )
+        candidates = [c for c in COLOURS if c not in state.serving]
+        if not candidates:
+            raise ReleaseStartError(
+                "both colours of this environment serve traffic (a canary is in flight); "
+                "promote or roll it back first"
+            )
+        free = [c for c in candidates if c not in state.colours]
+        if free:
+            return free[0], ()
+        # Both candidates hold a release and neither serves (no traffic applied yet):
+        # replace the older one.
+        victim = min(
+            (state.colours[c] for c in candidates),
+            key=lambda c: str(c.deployment["metadata"].get("creationTimestamp") or ""),
+        )
+        replaced = (victim.release_id, *victim.replaced)[:MAX_REMEMBERED]
+        return victim.spec.colour, replaced
+
+    async def _find(self, release_id: str) -> _ColourState | None:
+        items = await self._kube.list(
+            "Deployment", self._namespace, {**MANAGED, RELEASE_LABEL: release_id}
+        )
+        states = [s for s in (_colour_state(i, self._settings) for i in items) if s is not None]
+        return states[0] if states else None
+
+    async def _forget_replaced(self, release_id: str) -> None:
+        """Stopping a replaced release: drop it from the colour that remembers it."""
+        for item in await self._kube.list("Deployment", self._namespace, MANAGED):
+            colour = _colour_state(item, self._settings)
+            if colour is None or release_id not in colour.replaced:
+                continue
+            remaining = ",".join(r for r in colour.replaced if r != release_id)
+            # null removes the annotation (merge-patch semantics).
+            body = {"metadata": {"annotations": {REPLACED_ANNOTATION: remaining or None}}}
+            await self._kube.merge_patch("Deployment", self._namespace, colour.spec.name, body)
+
+    # -- Mapping ----------------------------------------------------------------------------
+
+    def _kube_spec(self, spec: ReleaseSpec, colour: Colour, replaced: tuple[str, ...]) -> KubeSpec:
+        name = k8s_name(spec.project, spec.environment, colour)
+        command = spec.start_command or (STATIC_COMMAND if spec.framework == "static" else None)
+        if command is None:
+            raise ReleaseStartError(
+                f"nothing to run: build of release {spec.release_id} has no start command"
+            )
+        try:
+            return KubeSpec(
+                project=spec.project,
+                environment=spec.environment,
+                release_id=spec.release_id,
+                colour=colour,
+                image=self._settings.kubernetes_runner_image,
+                namespace=self._namespace,
+                host=self.host(spec.project, spec.environment),
+                replicas=spec.replicas,
+                health_path=spec.health_path,
+                env_secret=name,
+                artifact=ArtifactSource(
+                    fetch_image=self._settings.kubernetes_fetch_image,
+                    url=SecretEnv("ARTIFACT_URL", name, ARTIFACT_URL_KEY),
+                    command=command,
+                ),
+                deployment_id=spec.deployment_id,
+                replaced_releases=replaced,
+            )
+        except ValueError as exc:
+            raise ReleaseStartError(f"release {spec.release_id}: {exc}") from exc
+
+    def _artifact_url(self, spec: ReleaseSpec) -> str:
+        try:
+            build_id = artifact_urls.build_id_of(spec.artifact_uri)
+        except ValueError as exc:
+            raise ReleaseStartError(str(exc)) from exc
+        return artifact_urls.signed_url(self._settings, build_id)
+
+    def _handle(self, spec: KubeSpec, replicas: int) -> ReleaseHandle:
+        # One address for all replicas: the Service balances inside the cluster.
+        return ReleaseHandle(spec.release_id, (_upstream(spec),) if replicas > 0 else ())
+
+
+def _upstream(spec: KubeSpec) -> str:
+    return f"{spec.name}.{spec.namespace}.svc.cluster.local:{SERVICE_PORT}"
+
+
+def _annotations(obj: Manifest | None) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    return dict((obj.get("metadata") or {}).get("annotations") or {})
+
+
+def _ingress_colour(obj: Manifest | None) -> Colour | None:
+    if obj is None:
+        return None
+    colour = ((obj.get("metadata") or {}).get("labels") or {}).get(COLOUR_LABEL)
+    return colour if colour in COLOURS else None
+
+
+def _colour_state(item: Manifest, settings: Settings) -> _ColourState | None:
+    """The spec of a colour rebuilt from its Deployment (None for one Stratus did not make)."""
+    metadata = item.get("metadata") or {}
+    labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
+    project, environment = (
+        annotations.get(PROJECT_ANNOTATION),
+        annotations.get(ENVIRONMENT_ANNOTATION),
+    )
+    colour, release = labels.get(COLOUR_LABEL), labels.get(RELEASE_LABEL)
+    if not (project and environment and release) or colour not in COLOURS:
+        log.warning(
+            "deployment %s lacks Stratus labels or annotations; ignored", metadata.get("name")
+        )
+        return None
+    replaced = tuple(r for r in (annotations.get(REPLACED_ANNOTATION) or "").split(",") if r)
+    spec = KubeSpec(
+        project=project,
+        environment=environment,
+        release_id=release,
+        colour=colour,
+        image="",  # not needed to name, route or delete the colour's objects
+        namespace=metadata.get("namespace") or settings.kubernetes_namespace,
+        host=settings.kubernetes_host_template.format(project=project, environment=environment),
+        replicas=max(1, int((item.get("spec") or {}).get("replicas") or 1)),
+        env_secret=metadata.get("name"),
+        deployment_id=annotations.get(DEPLOYMENT_ANNOTATION),
+        replaced_releases=replaced,
+    )
+    return _ColourState(spec, item)
+
+
+def _with_weight(spec: KubeSpec, weight: int) -> KubeSpec:
+    return replace(spec, canary_weight=weight)
