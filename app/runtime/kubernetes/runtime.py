@@ -27,24 +27,27 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from kubernetes.client.exceptions import ApiException
 
 from app.runtime.kubernetes import artifact_urls
 from app.runtime.kubernetes.adapter import KubernetesClient, RolloutState, rollout_status
+from app.runtime.kubernetes.colours import (
+    ColourState,
+    EnvironmentState,
+    annotations_of,
+    choose_colour,
+    colour_state,
+    ingress_colour,
+)
 from app.runtime.kubernetes.manifests import (
     CANARY_WEIGHT,
-    COLOUR_LABEL,
     DEPLOYMENT_ANNOTATION,
-    ENVIRONMENT_ANNOTATION,
     INSTANCE_LABEL,
     MANAGED_BY_LABEL,
-    PROJECT_ANNOTATION,
     RELEASE_LABEL,
     REPLACED_ANNOTATION,
-    Manifest,
     deployment,
     env_secret,
     ingress,
@@ -68,47 +71,13 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-COLOURS: tuple[Colour, Colour] = ("blue", "green")
 SERVICE_PORT = 80  # the Service's port (manifests.service); pods listen on PORT 8080
 # The Secret key holding the signed artifact URL. The app sees it too (envFrom takes every
 # key), which grants nothing: it only downloads the tarball already unpacked in /app.
 ARTIFACT_URL_KEY = "STRATUS_ARTIFACT_URL"
 # Static sites without a start command: the runner image's Python serves /app.
 STATIC_COMMAND = 'exec python -m http.server "$PORT" --directory /app'
-# Replaced ids remembered per colour; stop_release forgets them once no deployment holds
-# them, so this bound only matters if the reconciler never runs.
-MAX_REMEMBERED = 20
 MANAGED = {MANAGED_BY_LABEL: "stratus"}
-
-
-@dataclass(frozen=True)
-class _ColourState:
-    """One colour of an environment as the cluster has it."""
-
-    spec: KubeSpec  # rebuilt from the Deployment: names, labels and host are exact
-    deployment: Manifest
-
-    @property
-    def release_id(self) -> str:
-        return self.spec.release_id
-
-    @property
-    def replaced(self) -> tuple[str, ...]:
-        return self.spec.replaced_releases
-
-
-@dataclass(frozen=True)
-class _EnvironmentState:
-    colours: dict[Colour, _ColourState]
-    primary: Colour | None  # the colour the primary Ingress sends traffic to
-    canary: Colour | None  # the colour of the canary Ingress when its weight is > 0
-
-    @property
-    def serving(self) -> set[Colour]:
-        return {c for c in (self.primary, self.canary) if c is not None}
-
-    def holding(self, release_id: str) -> _ColourState | None:
-        return next((c for c in self.colours.values() if c.release_id == release_id), None)
 
 
 class KubernetesRuntime:
@@ -141,7 +110,9 @@ class KubernetesRuntime:
     async def start_release(self, spec: ReleaseSpec) -> ReleaseHandle:
         async with self._locks[k8s_name(spec.project, spec.environment)]:
             state = await self._environment(spec.project, spec.environment)
-            colour, replaced = self._choose_colour(state, spec.release_id)
+            colour, replaced = choose_colour(
+                state, spec.release_id, self.max_releases_per_environment
+            )
             kube_spec = self._kube_spec(spec, colour, replaced)
             values = {**spec.env, ARTIFACT_URL_KEY: self._artifact_url(spec)}
             # The Secret first: pods of the Deployment read it at start.
@@ -244,7 +215,7 @@ class KubernetesRuntime:
     async def list_releases(self) -> list[ReleaseState]:
         states: list[ReleaseState] = []
         for item in await self._kube.list("Deployment", self._namespace, MANAGED):
-            colour = _colour_state(item, self._settings)
+            colour = colour_state(item, self._settings)
             if colour is None:
                 continue
             upstream = _upstream(colour.spec)
@@ -301,7 +272,7 @@ class KubernetesRuntime:
         positive = {release: w for release, w in weights.items() if w > 0}
         async with self._locks[k8s_name(project, environment)]:
             state = await self._environment(project, environment)
-            held: dict[str, _ColourState] = {}
+            held: dict[str, ColourState] = {}
             for release in positive:
                 colour = state.holding(release)
                 if colour is None:
@@ -329,70 +300,38 @@ class KubernetesRuntime:
 
     # -- Cluster state --------------------------------------------------------------------
 
-    async def _environment(self, project: str, environment: str) -> _EnvironmentState:
+    async def _environment(self, project: str, environment: str) -> EnvironmentState:
         instance = k8s_name(project, environment)
         items = await self._kube.list(
             "Deployment", self._namespace, {**MANAGED, INSTANCE_LABEL: instance}
         )
-        colours: dict[Colour, _ColourState] = {}
+        colours: dict[Colour, ColourState] = {}
         for item in items:
-            state = _colour_state(item, self._settings)
+            state = colour_state(item, self._settings)
             if state is not None:
                 colours[state.spec.colour] = state
         primary = await self._kube.read("Ingress", self._namespace, instance)
         canary = await self._kube.read(
             "Ingress", self._namespace, k8s_name(project, environment, "canary")
         )
-        canary_weight = int(_annotations(canary).get(CANARY_WEIGHT, "0") or 0)
-        return _EnvironmentState(
+        canary_weight = int(annotations_of(canary).get(CANARY_WEIGHT, "0") or 0)
+        return EnvironmentState(
             colours,
-            _ingress_colour(primary),
-            _ingress_colour(canary) if canary_weight > 0 else None,
+            ingress_colour(primary),
+            ingress_colour(canary) if canary_weight > 0 else None,
         )
 
-    def _choose_colour(
-        self, state: _EnvironmentState, release_id: str
-    ) -> tuple[Colour, tuple[str, ...]]:
-        """The colour for `release_id` and the release ids that colour will have replaced."""
-        current = state.holding(release_id)
-        if current is not None:
-            return current.spec.colour, current.replaced  # started before: apply again
-        for colour in state.colours.values():
-            if release_id in colour.replaced:
-                raise ReleaseStartError(
-                    f"release {release_id} was replaced by {colour.release_id} (at most "
-                    f"{self.max_releases_per_environment} releases per environment on "
-                    "Kubernetes); deploy it again instead"
-                )
-        candidates = [c for c in COLOURS if c not in state.serving]
-        if not candidates:
-            raise ReleaseStartError(
-                "both colours of this environment serve traffic (a canary is in flight); "
-                "promote or roll it back first"
-            )
-        free = [c for c in candidates if c not in state.colours]
-        if free:
-            return free[0], ()
-        # Both candidates hold a release and neither serves (no traffic applied yet):
-        # replace the older one.
-        victim = min(
-            (state.colours[c] for c in candidates),
-            key=lambda c: str(c.deployment["metadata"].get("creationTimestamp") or ""),
-        )
-        replaced = (victim.release_id, *victim.replaced)[:MAX_REMEMBERED]
-        return victim.spec.colour, replaced
-
-    async def _find(self, release_id: str) -> _ColourState | None:
+    async def _find(self, release_id: str) -> ColourState | None:
         items = await self._kube.list(
             "Deployment", self._namespace, {**MANAGED, RELEASE_LABEL: release_id}
         )
-        states = [s for s in (_colour_state(i, self._settings) for i in items) if s is not None]
+        states = [s for s in (colour_state(i, self._settings) for i in items) if s is not None]
         return states[0] if states else None
 
     async def _forget_replaced(self, release_id: str) -> None:
         """Stopping a replaced release: drop it from the colour that remembers it."""
         for item in await self._kube.list("Deployment", self._namespace, MANAGED):
-            colour = _colour_state(item, self._settings)
+            colour = colour_state(item, self._settings)
             if colour is None or release_id not in colour.replaced:
                 continue
             remaining = ",".join(r for r in colour.replaced if r != release_id)
@@ -446,50 +385,6 @@ class KubernetesRuntime:
 
 def _upstream(spec: KubeSpec) -> str:
     return f"{spec.name}.{spec.namespace}.svc.cluster.local:{SERVICE_PORT}"
-
-
-def _annotations(obj: Manifest | None) -> dict[str, Any]:
-    if obj is None:
-        return {}
-    return dict((obj.get("metadata") or {}).get("annotations") or {})
-
-
-def _ingress_colour(obj: Manifest | None) -> Colour | None:
-    if obj is None:
-        return None
-    colour = ((obj.get("metadata") or {}).get("labels") or {}).get(COLOUR_LABEL)
-    return colour if colour in COLOURS else None
-
-
-def _colour_state(item: Manifest, settings: Settings) -> _ColourState | None:
-    """The spec of a colour rebuilt from its Deployment (None for one Stratus did not make)."""
-    metadata = item.get("metadata") or {}
-    labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
-    project, environment = (
-        annotations.get(PROJECT_ANNOTATION),
-        annotations.get(ENVIRONMENT_ANNOTATION),
-    )
-    colour, release = labels.get(COLOUR_LABEL), labels.get(RELEASE_LABEL)
-    if not (project and environment and release) or colour not in COLOURS:
-        log.warning(
-            "deployment %s lacks Stratus labels or annotations; ignored", metadata.get("name")
-        )
-        return None
-    replaced = tuple(r for r in (annotations.get(REPLACED_ANNOTATION) or "").split(",") if r)
-    spec = KubeSpec(
-        project=project,
-        environment=environment,
-        release_id=release,
-        colour=colour,
-        image="",  # not needed to name, route or delete the colour's objects
-        namespace=metadata.get("namespace") or settings.kubernetes_namespace,
-        host=settings.kubernetes_host_template.format(project=project, environment=environment),
-        replicas=max(1, int((item.get("spec") or {}).get("replicas") or 1)),
-        env_secret=metadata.get("name"),
-        deployment_id=annotations.get(DEPLOYMENT_ANNOTATION),
-        replaced_releases=replaced,
-    )
-    return _ColourState(spec, item)
 
 
 def _with_weight(spec: KubeSpec, weight: int) -> KubeSpec:
