@@ -10,7 +10,7 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from app.domain import deploy_events, deploy_logs, deployments
+from app.domain import deploy_events, deploy_logs, deployment_reads, deployments
 from app.domain.deploy_events import DeployEvent
 from app.domain.deploy_logs import DeployLogLine, LogReaderLagged
 from app.domain.deployments import DeployRequest
@@ -130,7 +130,7 @@ class Deployment(Node):
 
 async def to_type(info: Info, rows: list[models.Deployment]) -> list[Deployment]:
     async with info.context.session() as s:
-        envs = await deployments.environment_hosts(s, {r.environment_id for r in rows})
+        envs = await deployment_reads.environment_hosts(s, {r.environment_id for r in rows})
     return [with_environment(r, envs) for r in rows]
 
 
@@ -182,7 +182,7 @@ async def deployment_page(
     info: Info, project_id: uuid.UUID, first: int, after: str | None
 ) -> DeploymentConnection:
     async with info.context.session() as s:
-        page = await deployments.list_deployments(
+        page = await deployment_reads.list_deployments(
             s, await info.context.principal(), project_id=project_id, first=first, after=after
         )
     nodes = await to_type(info, page.items)
@@ -197,7 +197,7 @@ async def deployment_page(
 
 async def active_list(info: Info, project_id: uuid.UUID, environment: str) -> list[Deployment]:
     async with info.context.session() as s:
-        rows = await deployments.active_deployments(
+        rows = await deployment_reads.active_deployments(
             s, await info.context.principal(), project_id=project_id, environment=environment
         )
     return await to_type(info, rows)
@@ -266,7 +266,7 @@ class DeploymentQueries:
     @strawberry.field(description="A deployment by id.")
     async def deployment(self, info: Info, id: strawberry.ID) -> Deployment:
         async with info.context.session() as s:
-            row = await deployments.get_deployment(
+            row = await deployment_reads.get_deployment(
                 s, await info.context.principal(), deployment_id=parse_id(id, "Deployment")
             )
         return (await to_type(info, [row]))[0]
@@ -351,7 +351,7 @@ class DeploymentSubscriptions:
         row_id = parse_id(deployment_id, "Deployment")
         cursor = _cursor(after)
         async with info.context.session() as s:
-            await deployments.get_deployment(
+            await deployment_reads.get_deployment(
                 s, await info.context.principal(), deployment_id=row_id
             )
         deps = info.context.deps
@@ -376,7 +376,7 @@ class DeploymentSubscriptions:
         row_id = parse_id(deployment_id, "Deployment")
         cursor = _cursor(after)
         async with info.context.session() as s:
-            await deployments.get_deployment(
+            await deployment_reads.get_deployment(
                 s, await info.context.principal(), deployment_id=row_id
             )
         deps = info.context.deps

@@ -13,7 +13,7 @@ from app.domain import (
     api_keys,
     audit,
     builds,
-    deployments,
+    deployment_reads,
     projects,
     teams,
     variables,
@@ -77,8 +77,8 @@ async def _build(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
 
 
 async def _deployment(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
-    row = await deployments.get_deployment(s, p, deployment_id=i)
-    envs = await deployments.environment_hosts(s, {row.environment_id})
+    row = await deployment_reads.get_deployment(s, p, deployment_id=i)
+    envs = await deployment_reads.environment_hosts(s, {row.environment_id})
     return with_environment(row, envs)
 
 
