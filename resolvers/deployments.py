@@ -67,7 +67,8 @@ class Deployment(Node):
     replicas: int = strawberry.field(description="Processes serving the release.")
     reason: str | None = strawberry.field(
         description="Why it ended badly: BUILD_FAILED, START_FAILED, HEALTH_CHECK_FAILED, "
-        "ERROR_RATE, WORKER_LOST, CANCELED, ROLLED_BACK, INTERNAL_ERROR."
+        "ERROR_RATE, WORKER_LOST, CANCELED, ROLLED_BACK, NEWER_DEPLOYMENT (a newer deployment "
+        "of the environment started), PREVIEW_EXPIRED, INTERNAL_ERROR."
     )
     message: str | None = strawberry.field(description="Human explanation of the outcome.")
     build_id: strawberry.ID = strawberry.field(description="The build released.")

@@ -207,12 +207,12 @@ async def cancel_deployment(uow: UnitOfWork, *, deployment_id: uuid.UUID) -> mod
     if row.traffic_weight > 0:
         back = [r for r in rows if r.id == row.previous_id and r.upstreams]
         set_weights(uow, rows, {back[0].id: 100} if back else {}, step="cancel")
-    _end(uow, row, DeploymentStatus.CANCELED, "CANCELED", "canceled")
+    end_rollout(uow, row, DeploymentStatus.CANCELED, "CANCELED", "canceled")
     _audit(uow, row, "deployment.cancel", None)
     return row
 
 
-def _end(
+def end_rollout(
     uow: UnitOfWork, row: models.Deployment, status: DeploymentStatus, reason: str, message: str
 ) -> None:
     """End a rollout from outside its job: clearing worker_id fences the job out."""
@@ -295,7 +295,7 @@ async def rollback_deployment(
         if other.status == DeploymentStatus.ACTIVE:
             supersede(uow, other, uow.deps.settings.deploy_retention_seconds)
         elif not other.status.is_terminal:
-            _end(uow, other, DeploymentStatus.ROLLED_BACK, "ROLLED_BACK", "rolled back")
+            end_rollout(uow, other, DeploymentStatus.ROLLED_BACK, "ROLLED_BACK", "rolled back")
     if target.status != DeploymentStatus.ACTIVE:
         target.status, target.retained_until = DeploymentStatus.ACTIVE, None
         deploy_events.record(

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from app.deps import Deps
 from app.domain import deploy_events, variables
 from app.domain.rollout import Rollout, Superseded, fail
+from app.domain.rollout_order import newest_wins
 from app.domain.rollout_traffic import set_weights, supersede
 from app.runtime.protocol import ReleaseSpec, ReleaseStartError
 from app.runtime.router.keys import RouterKeys
@@ -37,6 +38,8 @@ STARTING_PROBE_S = 0.1
 
 
 async def execute(r: Rollout) -> DeploymentStatus:
+    if not await newest_wins(r):
+        return DeploymentStatus.CANCELED
     build = await _wait_for_build(r)
     if build.status != BuildStatus.SUCCEEDED or not build.artifact_uri:
         return await fail(r, "BUILD_FAILED", f"build #{build.number} {build.status.value}")

@@ -472,7 +472,7 @@ export type Deployment = Node & {
   number: Scalars['Int']['output'];
   /** Project. */
   projectId: Scalars['ID']['output'];
-  /** Why it ended badly: BUILD_FAILED, START_FAILED, HEALTH_CHECK_FAILED, ERROR_RATE, WORKER_LOST, CANCELED, ROLLED_BACK, INTERNAL_ERROR. */
+  /** Why it ended badly: BUILD_FAILED, START_FAILED, HEALTH_CHECK_FAILED, ERROR_RATE, WORKER_LOST, CANCELED, ROLLED_BACK, NEWER_DEPLOYMENT (a newer deployment of the environment started), PREVIEW_EXPIRED, INTERNAL_ERROR. */
   reason?: Maybe<Scalars['String']['output']>;
   /** Processes serving the release. */
   replicas: Scalars['Int']['output'];
