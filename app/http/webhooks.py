@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.deps import Deps
 from app.domain import webhooks
-from app.errors import NotFound
+from app.errors import NotFound, UserInputError
 from app.ids import parse_id
 from app.uow import transaction
 
@@ -21,13 +21,19 @@ async def git_push(request: Request) -> Response:
     body = await request.body()
     if len(body) > webhooks.MAX_BODY_BYTES:
         return JSONResponse({"error": "payload too large"}, status_code=413)
-    async with transaction(deps, None) as uow:
-        result = await webhooks.handle(
-            uow,
-            project_id=project_id,
-            event=request.headers.get("x-github-event"),
-            delivery_id=request.headers.get("x-github-delivery"),
-            signature=request.headers.get("x-hub-signature-256"),
-            body=body,
-        )
+    try:
+        async with transaction(deps, None) as uow:
+            result = await webhooks.handle(
+                uow,
+                project_id=project_id,
+                event=request.headers.get("x-github-event"),
+                delivery_id=request.headers.get("x-github-delivery"),
+                signature=request.headers.get("x-hub-signature-256"),
+                body=body,
+            )
+    except UserInputError as exc:
+        # Nothing was written (the delivery is not recorded either): once the project is
+        # fixed (a git URL set, say), a redelivery from the git host builds.
+        problems = [{"code": e.code.value, "message": e.message} for e in exc.errors]
+        return JSONResponse({"error": str(exc), "problems": problems}, status_code=422)
     return JSONResponse(result.body, status_code=result.status)

@@ -148,3 +148,24 @@ async def test_push_builds_exactly_the_pushed_commit(make_project) -> None:
     with tarfile.open(await store.open_path(build.artifact_uri)) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith("index.html"))
         assert tar.extractfile(member).read() == b"<h1>pushed</h1>"
+
+
+async def test_a_push_that_cannot_build_is_refused_with_its_reason(api: Api, deps) -> None:
+    """422 with the problem, nothing written: a redelivery after the fix builds."""
+    _, project, secret, path = await _hooked_project(api)
+    body = _push("bad..branch", "d" * 40)  # not a ref the build accepts
+    r = await api.client.post(path, content=body, headers=_headers(secret, body, "u1"))
+    assert r.status_code == 422 and r.json()["problems"][0]["code"] == "INVALID_REF"
+    # A project without a git URL cannot build what is pushed to it.
+    async with deps.sessionmaker() as s, s.begin():
+        row = await s.get(models.Project, parse_id(project["id"], "Project"))
+        row.git_url = ""
+    body = _push("main", "e" * 40)
+    r = await api.client.post(path, content=body, headers=_headers(secret, body, "u2"))
+    assert r.status_code == 422 and r.json()["problems"][0]["code"] == "GIT_URL_MISSING"
+    async with deps.sessionmaker() as s, s.begin():
+        row = await s.get(models.Project, parse_id(project["id"], "Project"))
+        row.git_url = "https://git.example/web.git"
+    # The delivery was not recorded: the git host's redelivery now builds.
+    r = await api.client.post(path, content=body, headers=_headers(secret, body, "u2"))
+    assert r.status_code == 202 and r.json()["commit"] == "e" * 40
