@@ -14,6 +14,7 @@ from app.domain import deploy_events, deploy_logs, deployment_reads, deployments
 from app.domain.deploy_events import DeployEvent
 from app.domain.deploy_logs import DeployLogLine, LogReaderLagged
 from app.domain.deployments import DeployRequest
+from app.domain.rollout_traffic import public_url
 from app.errors import ErrorCode, UserInputError
 from app.events import SubscriberLagged
 from db import models
@@ -80,11 +81,13 @@ class Deployment(Node):
     started_at: datetime | None = strawberry.field(description="When its rollout started.")
     finished_at: datetime | None = strawberry.field(description="When its rollout ended.")
     row_id: strawberry.Private[uuid.UUID]
-    host: strawberry.Private[str]
+    project_slug: strawberry.Private[str]
 
-    @strawberry.field(description="Where its environment is served (through the router).")
+    @strawberry.field(
+        description="Where its environment is served: the router, or its Ingress on Kubernetes."
+    )
     def url(self, info: Info) -> str:
-        return info.context.deps.settings.environment_url(self.host)
+        return public_url(info.context.deps.settings, self.project_slug, self.environment)
 
     @strawberry.field(
         description="The running app's output, oldest first (at most 1,000 lines a page)."
@@ -107,9 +110,9 @@ class Deployment(Node):
         )
 
     @classmethod
-    def from_row(cls, r: models.Deployment, environment: str, host: str) -> Deployment:
+    def from_row(cls, r: models.Deployment, environment: str, project_slug: str) -> Deployment:
         return cls(
-            host=host,
+            project_slug=project_slug,
             id=strawberry.ID(to_global_id("Deployment", r.id)),
             number=r.number,
             environment=environment,
@@ -131,13 +134,13 @@ class Deployment(Node):
 
 async def to_type(info: Info, rows: list[models.Deployment]) -> list[Deployment]:
     async with info.context.session() as s:
-        envs = await deployment_reads.environment_hosts(s, {r.environment_id for r in rows})
+        envs = await deployment_reads.environment_refs(s, {r.environment_id for r in rows})
     return [with_environment(r, envs) for r in rows]
 
 
 def with_environment(r: models.Deployment, envs: dict[uuid.UUID, tuple[str, str]]) -> Deployment:
-    name, host = envs.get(r.environment_id, ("", ""))
-    return Deployment.from_row(r, name, host)
+    name, slug = envs.get(r.environment_id, ("", ""))
+    return Deployment.from_row(r, name, slug)
 
 
 @strawberry.type(description="A step of a deployment's timeline.")

@@ -78,7 +78,7 @@ async def _build(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
 
 async def _deployment(s: AsyncSession, p: Principal | None, i: uuid.UUID) -> Node:
     row = await deployment_reads.get_deployment(s, p, deployment_id=i)
-    envs = await deployment_reads.environment_hosts(s, {row.environment_id})
+    envs = await deployment_reads.environment_refs(s, {row.environment_id})
     return with_environment(row, envs)
 
 

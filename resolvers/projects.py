@@ -10,7 +10,7 @@ import strawberry
 
 from app.domain import projects, variables
 from app.domain.projects import ProjectSettings
-from app.domain.rollout_traffic import route_host
+from app.domain.rollout_traffic import public_url
 from app.domain.variables import VariableInput
 from db import models
 from db.enums import EnvironmentKind, Framework
@@ -62,13 +62,15 @@ class Environment(Node):
         description="When the preview expired: its deployments were stopped and unrouted."
     )
     row_id: strawberry.Private[uuid.UUID]
-    host: strawberry.Private[str]
+    project_slug: strawberry.Private[str]
     # Set when the parent list prefetched this level (see resolvers/loaders.py).
     prefetched_variables: strawberry.Private[list[EnvironmentVariable] | None] = None
 
-    @strawberry.field(description="Where the environment is served (through the router).")
+    @strawberry.field(
+        description="Where the environment is served: the router, or its Ingress on Kubernetes."
+    )
     def url(self, info: Info) -> str:
-        return info.context.deps.settings.environment_url(self.host)
+        return public_url(info.context.deps.settings, self.project_slug, self.name)
 
     @classmethod
     def from_row(
@@ -86,7 +88,7 @@ class Environment(Node):
             branch=row.branch,
             expires_at=row.expires_at,
             expired_at=row.expired_at,
-            host=route_host(project_slug, row.name),
+            project_slug=project_slug,
             row_id=row.id,
             prefetched_variables=(
                 None

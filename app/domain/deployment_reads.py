@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.pagination import Page, keyset_page
 from app.domain.policy import Action, authorize
 from app.domain.principal import Principal
-from app.domain.rollout_traffic import route_host
 from app.errors import NotFound
 from db import models
 
@@ -77,10 +76,10 @@ async def active_deployments(
     return list(rows)
 
 
-async def environment_hosts(
+async def environment_refs(
     session: AsyncSession, environment_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[str, str]]:
-    """(name, router host) per environment, for deployment rows already authorized by the
+    """(name, project slug) per environment, for deployment rows already authorized by the
     caller (one statement a page)."""
     if not environment_ids:
         return {}
@@ -89,4 +88,4 @@ async def environment_hosts(
         .join(models.Project, models.Project.id == models.Environment.project_id)
         .where(models.Environment.id.in_(environment_ids))
     )
-    return {i: (name, route_host(slug, name)) for i, name, slug in rows}
+    return {i: (name, slug) for i, name, slug in rows}

@@ -21,6 +21,7 @@ from app.domain import deploy_events
 from app.runtime.router.keys import RouterKeys
 from app.runtime.router.table import MAX_BACKENDS, Backend, RouteTable
 from app.runtime.select import runs_on_kubernetes
+from app.settings import Settings
 from app.uow import UnitOfWork
 from db import models
 from db.enums import DeploymentEventKind, DeploymentStatus
@@ -30,6 +31,17 @@ log = logging.getLogger(__name__)
 
 def route_host(project_slug: str, environment: str) -> str:
     return f"{project_slug}-{environment}.localhost"
+
+
+def public_url(settings: Settings, project_slug: str, environment: str) -> str:
+    """Where users reach an environment: its Ingress host on Kubernetes, else the router's
+    host (through `deploy_url_template` when set)."""
+    if runs_on_kubernetes(settings, environment):
+        host = settings.kubernetes_host_template.format(
+            project=project_slug, environment=environment
+        )
+        return f"http://{host}"
+    return settings.environment_url(route_host(project_slug, environment))
 
 
 def route_table(deps: Deps) -> RouteTable:

@@ -486,7 +486,7 @@ export type Deployment = Node & {
   strategy: DeploymentStrategy;
   /** Percent of the environment's requests the router sends here now. */
   trafficWeight: Scalars['Int']['output'];
-  /** Where its environment is served (through the router). */
+  /** Where its environment is served: the router, or its Ingress on Kubernetes. */
   url: Scalars['String']['output'];
 };
 
@@ -630,7 +630,7 @@ export type Environment = Node & {
   kind: EnvironmentKind;
   /** Environment name, unique in the project. */
   name: Scalars['String']['output'];
-  /** Where the environment is served (through the router). */
+  /** Where the environment is served: the router, or its Ingress on Kubernetes. */
   url: Scalars['String']['output'];
   /** Variables of this environment (metadata only), by key. */
   variables: Array<EnvironmentVariable>;
