@@ -19,7 +19,7 @@ from app.errors import ErrorCode, UserInputError
 from app.events import SubscriberLagged
 from db import models
 from db.enums import DeploymentEventKind, DeploymentStatus, DeploymentStrategy, LogStream
-from resolvers.builds import MAX_LOG_PAGE, SubscriberLaggedError
+from resolvers.builds import MAX_LOG_PAGE, Build, SubscriberLaggedError
 from resolvers.common import Node, PageInfo, UserError, run_mutation
 from resolvers.context import Info
 from resolvers.ids import parse_id, to_global_id
@@ -82,6 +82,13 @@ class Deployment(Node):
     finished_at: datetime | None = strawberry.field(description="When its rollout ended.")
     row_id: strawberry.Private[uuid.UUID]
     project_slug: strawberry.Private[str]
+    build_row_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="The build released (its commit, ref and artifact).")
+    async def build(self, info: Info) -> Build:
+        row = await info.context.loaders.builds.load(self.build_row_id)
+        assert row is not None  # builds.id is a NOT NULL foreign key of deployments
+        return Build.from_row(row)
 
     @strawberry.field(
         description="Where its environment is served: the router, or its Ingress on Kubernetes."
@@ -113,6 +120,7 @@ class Deployment(Node):
     def from_row(cls, r: models.Deployment, environment: str, project_slug: str) -> Deployment:
         return cls(
             project_slug=project_slug,
+            build_row_id=r.build_id,
             id=strawberry.ID(to_global_id("Deployment", r.id)),
             number=r.number,
             environment=environment,
@@ -183,11 +191,16 @@ class DeploymentConnection:
 
 
 async def deployment_page(
-    info: Info, project_id: uuid.UUID, first: int, after: str | None
+    info: Info, project_id: uuid.UUID, first: int, after: str | None, environment: str | None
 ) -> DeploymentConnection:
     async with info.context.session() as s:
         page = await deployment_reads.list_deployments(
-            s, await info.context.principal(), project_id=project_id, first=first, after=after
+            s,
+            await info.context.principal(),
+            project_id=project_id,
+            first=first,
+            after=after,
+            environment=environment,
         )
     nodes = await to_type(info, page.items)
     return DeploymentConnection(

@@ -27,7 +27,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
-from app.domain import projects, teams, variables
+from app.domain import builds, projects, teams, variables
 from db import models
 
 K = TypeVar("K")
@@ -119,3 +119,10 @@ class Loaders:
             return [by_id.get(k) for k in keys]
 
         self.users: DataLoader[uuid.UUID, models.User | None] = DataLoader(load_fn=users)
+
+        async def builds_by_id(keys: list[uuid.UUID]) -> list[models.Build | None]:
+            async with sessionmaker() as session:
+                by_id = {b.id: b for b in await builds.builds_of(session, keys)}
+            return [by_id.get(k) for k in keys]
+
+        self.builds: DataLoader[uuid.UUID, models.Build | None] = DataLoader(load_fn=builds_by_id)

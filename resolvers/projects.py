@@ -157,11 +157,14 @@ class Project(Node):
     ) -> BuildConnection:
         return await build_page(info, self.row_id, first, after)
 
-    @strawberry.field(description="Deployments of the project, newest first.")
+    @strawberry.field(
+        description="Deployments of the project, newest first; of one environment when "
+        "`environment` is given."
+    )
     async def deployments(
-        self, info: Info, first: int = 20, after: str | None = None
+        self, info: Info, first: int = 20, after: str | None = None, environment: str | None = None
     ) -> DeploymentConnection:
-        return await deployment_page(info, self.row_id, first, after)
+        return await deployment_page(info, self.row_id, first, after, environment)
 
     @strawberry.field(
         description="Deployments the router sends traffic to in an environment, with weights."

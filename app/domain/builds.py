@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -214,6 +215,12 @@ async def cancel_build(uow: UnitOfWork, *, build_id: uuid.UUID) -> models.Build:
 
 async def _signal_cancel(uow: UnitOfWork, build_id: uuid.UUID) -> None:
     await uow.deps.redis.set(cancel_key(build_id), b"1", ex=86_400)
+
+
+async def builds_of(session: AsyncSession, build_ids: Sequence[uuid.UUID]) -> list[models.Build]:
+    """Batch read for loaders; callers have already authorized what points at the builds."""
+    rows = await session.scalars(select(models.Build).where(models.Build.id.in_(build_ids)))
+    return list(rows.all())
 
 
 async def get_build(

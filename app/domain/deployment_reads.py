@@ -44,9 +44,15 @@ async def list_deployments(
     project_id: uuid.UUID,
     first: int,
     after: str | None,
+    environment: str | None = None,
 ) -> Page[models.Deployment]:
+    """Newest first; only those of the named environment when given (none if it is unknown)."""
     await _project(session, principal, project_id)
     q = select(models.Deployment).where(models.Deployment.project_id == project_id)
+    if environment is not None:
+        q = q.join(
+            models.Environment, models.Environment.id == models.Deployment.environment_id
+        ).where(models.Environment.name == environment)
     return await keyset_page(
         session,
         q,

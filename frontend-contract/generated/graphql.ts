@@ -135,10 +135,11 @@ export type ProjectDeploymentsQueryVariables = Exact<{
   projectId: string | number;
   first?: number;
   after?: string | null | undefined;
+  environment?: string | null | undefined;
 }>;
 
 
-export type ProjectDeploymentsQuery = { project: { id: string, deployments: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null }> } } };
+export type ProjectDeploymentsQuery = { project: { id: string, deployments: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, number: number, environment: string, url: string, strategy: Types.DeploymentStrategy, status: Types.DeploymentStatus, trafficWeight: number, replicas: number, reason: string | null, message: string | null, buildId: string, retainedUntil: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, build: { id: string, number: number, gitRef: string, commitSha: string | null } }> } } };
 
 export type ActiveDeploymentsQueryVariables = Exact<{
   projectId: string | number;

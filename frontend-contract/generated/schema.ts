@@ -454,6 +454,8 @@ export type DeployInput = {
 /** A build released to an environment. */
 export type Deployment = Node & {
   __typename?: 'Deployment';
+  /** The build released (its commit, ref and artifact). */
+  build: Build;
   /** The build released. */
   buildId: Scalars['ID']['output'];
   /** When it was requested. */
@@ -977,7 +979,7 @@ export type Project = Node & {
   builds: BuildConnection;
   /** Creation time. */
   createdAt: Scalars['DateTime']['output'];
-  /** Deployments of the project, newest first. */
+  /** Deployments of the project, newest first; of one environment when `environment` is given. */
   deployments: DeploymentConnection;
   /** The project's environments. */
   environments: Array<Environment>;
@@ -1024,6 +1026,7 @@ export type ProjectBuildsArgs = {
 /** An app built from one git repository. */
 export type ProjectDeploymentsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  environment?: InputMaybe<Scalars['String']['input']>;
   first?: Scalars['Int']['input'];
 };
 

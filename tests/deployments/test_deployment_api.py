@@ -50,6 +50,16 @@ async def test_input_checks_and_idempotency(api: Api) -> None:
     assert first["environment"] == "production" and first["trafficWeight"] == 0
     listed = await api.ok(LIST, {"p": project["id"]}, token=owner.token)
     assert [n["id"] for n in listed["project"]["deployments"]["nodes"]] == [first["id"]]
+    # Filtered by environment, each with the build it releases (one batched read).
+    by_env = """query($p: ID!, $e: String) { project(id: $p) {
+      deployments(first: 10, environment: $e) { nodes { id build { gitRef status } } } } }"""
+    prod = await api.ok(by_env, {"p": project["id"], "e": "production"}, token=owner.token)
+    assert prod["project"]["deployments"]["nodes"] == [
+        {"id": first["id"], "build": {"gitRef": "main", "status": "QUEUED"}}
+    ]
+    for env in ("development", "no-such-environment"):
+        other = await api.ok(by_env, {"p": project["id"], "e": env}, token=owner.token)
+        assert other["project"]["deployments"]["nodes"] == []
 
     canceled = await api.ok(CANCEL, {"d": first["id"]}, token=owner.token)
     assert canceled["cancelDeployment"]["deployment"] == {
