@@ -18,6 +18,7 @@ from app.deps import Deps
 from app.domain import builds, deployments
 from app.domain.deploy_logs import DeployLogSink
 from app.runtime.build.artifacts import FilesystemArtifactStore
+from app.runtime.lease import RedisLease
 from app.runtime.local import LocalRuntime
 from app.runtime.select import RuntimeSet
 from app.settings import Settings
@@ -29,6 +30,8 @@ from jobs.previews import expire_previews
 BUILD_JOB_SLACK_S = 120
 # A rollout may wait for its build, then start, check and observe the release.
 ROLLOUT_JOB_SLACK_S = 1800
+# A dead worker's pod-log leases pass to another worker after this long (polls: 1.5 s).
+POD_LOG_LEASE_S = 10.0
 
 
 async def ping(ctx: dict[str, Any]) -> str:
@@ -56,7 +59,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
             # Imported only with a cluster configured: the official client is a heavy import.
             from app.runtime.kubernetes.runtime import KubernetesRuntime
 
-            kubernetes = KubernetesRuntime.from_kubeconfig(settings)
+            # One worker at a time follows a release's pod logs (a lease per release).
+            lease = RedisLease(
+                deps.redis, ctx["worker_id"], ttl_s=POD_LOG_LEASE_S, prefix="stratus:lease:"
+            )
+            kubernetes = KubernetesRuntime.from_kubeconfig(
+                settings, on_output=ctx["deploy_logs"], log_lease=lease
+            )
         # Each environment's releases go to its runtime (kubernetes_environments).
         ctx["runtime"] = RuntimeSet(settings, local, kubernetes)
 

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, config
@@ -38,7 +39,9 @@ _KINDS: dict[str, tuple[Callable[[client.ApiClient], Any], str]] = {
     "Secret": (client.CoreV1Api, "namespaced_secret"),
     "Ingress": (client.NetworkingV1Api, "namespaced_ingress"),
     "PodDisruptionBudget": (client.PolicyV1Api, "namespaced_pod_disruption_budget"),
+    "Pod": (client.CoreV1Api, "namespaced_pod"),  # read and listed only (their logs)
 }
+POD_LOG_PATH = "/api/v1/namespaces/{namespace}/pods/{name}/log"
 
 
 class RolloutState(enum.StrEnum):
@@ -214,6 +217,56 @@ class KubernetesClient:
         # test double, an old proxy) from handing us another project's objects.
         return [item for item in items if _has_labels(item, labels)]
 
+    async def read_pod_log(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        container: str,
+        timestamps: bool = False,
+        since_time: datetime | None = None,
+        since_seconds: int | None = None,
+        previous: bool = False,
+        limit_bytes: int | None = None,
+    ) -> str:
+        """One container's log so far (not followed), as text; `previous`: its last instance.
+
+        With `timestamps` each line starts with its RFC3339Nano time and a space. The typed
+        client has no `sinceTime` parameter (only `sinceSeconds`, relative to the server's
+        clock), so the request is built here; the API server accepts fractional seconds.
+        """
+        if since_time is not None and since_seconds is not None:
+            raise ValueError("at most one of since_time and since_seconds")
+        query: list[tuple[str, str]] = [("container", container)]
+        if timestamps:
+            query.append(("timestamps", "true"))
+        if previous:
+            query.append(("previous", "true"))
+        if since_time is not None:
+            query.append(("sinceTime", rfc3339(since_time)))
+        if since_seconds is not None:
+            query.append(("sinceSeconds", str(since_seconds)))
+        if limit_bytes is not None:
+            query.append(("limitBytes", str(limit_bytes)))
+
+        def read() -> str:
+            request = self._api.param_serialize(
+                "GET",
+                POD_LOG_PATH,
+                path_params={"namespace": namespace, "name": name},
+                query_params=query,
+                header_params={"Accept": "text/plain"},
+                auth_settings=["BearerToken"],
+            )
+            response = self._api.call_api(*request, _request_timeout=self._request_timeout)
+            response.read()  # type: ignore[no-untyped-call]
+            if not 200 <= response.status <= 299:
+                raise ApiException.from_response(http_resp=response, body=None, data=None)
+            body: bytes = response.data or b""
+            return body.decode("utf-8", errors="replace")
+
+        return await asyncio.to_thread(read)
+
     async def merge_patch(self, kind: str, namespace: str, name: str, body: Manifest) -> None:
         """Change a few fields. A merge patch, not an apply: an apply with a partial body
         would make the server drop every other field this manager owns."""
@@ -267,6 +320,11 @@ class KubernetesClient:
                 deployment(spec),
             ]
         )
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC with microseconds and a Z, as the API server parses query times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _has_labels(item: Manifest, labels: Mapping[str, str]) -> bool:

@@ -17,6 +17,10 @@ canary Ingress), never from memory, so a restarted worker sees the same state.
 
 Traffic is not moved by `start_release`: `set_traffic` applies the weights PostgreSQL holds
 (the worker's `apply_traffic` job) to the primary and canary Ingress.
+
+Output: with an `on_output` callback, the pods of every release this runtime started or
+found (`list_releases`, e.g. after a restart) are followed (`pod_logs`) until the release is
+stopped or replaced.
 """
 
 from __future__ import annotations
@@ -54,11 +58,14 @@ from app.runtime.kubernetes.manifests import (
     pod_disruption_budget,
     service,
 )
+from app.runtime.kubernetes.pod_logs import POLL_INTERVAL, PodLogFollower
 from app.runtime.kubernetes.spec import ArtifactSource, Colour, SecretEnv, k8s_name
 from app.runtime.kubernetes.spec import ReleaseSpec as KubeSpec
+from app.runtime.lease import Lease
 from app.runtime.protocol import (
     MAX_REPLICAS,
     HealthResult,
+    OnOutput,
     ProcessState,
     ReconcileResult,
     ReleaseHandle,
@@ -85,20 +92,45 @@ class KubernetesRuntime:
 
     max_releases_per_environment: int | None = 2
 
-    def __init__(self, kube: KubernetesClient, settings: Settings) -> None:
+    def __init__(
+        self,
+        kube: KubernetesClient,
+        settings: Settings,
+        *,
+        on_output: OnOutput | None = None,
+        log_poll_interval: float = POLL_INTERVAL,
+        log_lease: Lease | None = None,
+    ) -> None:
         self._kube = kube
         self._settings = settings
         self._namespace = settings.kubernetes_namespace
+        self._logs = (
+            PodLogFollower(
+                kube,
+                self._namespace,
+                on_output,
+                poll_interval=log_poll_interval,
+                lease=log_lease,
+            )
+            if on_output is not None
+            else None
+        )
         # Colour choice is read-then-write: serialise it per environment in this process.
         # Two worker processes deploying the same environment at once are not protected.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @classmethod
-    def from_kubeconfig(cls, settings: Settings) -> KubernetesRuntime:
+    def from_kubeconfig(
+        cls,
+        settings: Settings,
+        *,
+        on_output: OnOutput | None = None,
+        log_lease: Lease | None = None,
+    ) -> KubernetesRuntime:
         if not settings.kubeconfig:
             raise ValueError("STRATUS_KUBECONFIG is not set")
         kube = KubernetesClient.from_kubeconfig(settings.kubeconfig, settings.kubernetes_context)
-        return cls(kube, settings)
+        return cls(kube, settings, on_output=on_output, log_lease=log_lease)
 
     def host(self, project: str, environment: str) -> str:
         return self._settings.kubernetes_host_template.format(
@@ -110,6 +142,9 @@ class KubernetesRuntime:
     async def start_release(self, spec: ReleaseSpec) -> ReleaseHandle:
         async with self._locks[k8s_name(spec.project, spec.environment)]:
             state = await self._environment(spec.project, spec.environment)
+            # Started before (a retried rollout, perhaps by another worker): its output up
+            # to now went elsewhere, so following resumes instead of replaying the pods.
+            running_before = state.holding(spec.release_id) is not None
             colour, replaced = choose_colour(
                 state, spec.release_id, self.max_releases_per_environment
             )
@@ -124,6 +159,14 @@ class KubernetesRuntime:
                     pod_disruption_budget(kube_spec),
                 ]
             )
+        evicted = tuple(old for old in replaced if old != spec.release_id)
+        for old in evicted:
+            await self._stop_following(old)  # its pods are being replaced
+        # Followed from now rather than once available: what a crashing app prints while the
+        # rollout waits is the output most worth reading. A failed start is stopped (and
+        # so unfollowed) by the rollout.
+        if self._logs is not None:
+            self._logs.follow(spec.release_id, spec.deployment_id, resume=running_before)
         status = await self._kube.wait_rollout(
             self._namespace,
             kube_spec.name,
@@ -134,7 +177,6 @@ class KubernetesRuntime:
                 f"release {spec.release_id} ({colour}) did not become available: {status.message}"
             )
         handle = self._handle(kube_spec, spec.replicas)
-        evicted = tuple(old for old in replaced if old != spec.release_id)
         return dataclasses.replace(handle, replaced=evicted)
 
     async def scale_release(
@@ -161,6 +203,7 @@ class KubernetesRuntime:
     async def stop_release(self, release_id: str, *, drain_seconds: float) -> None:
         found = await self._find(release_id)
         if found is None:
+            await self._stop_following(release_id)
             await self._forget_replaced(release_id)
             return
         spec = found.spec
@@ -168,6 +211,7 @@ class KubernetesRuntime:
             state = await self._environment(spec.project, spec.environment)
             held = state.holding(release_id)
             if held is None:
+                await self._stop_following(release_id)
                 return  # replaced meanwhile
             others = [c for c in state.colours if c != held.spec.colour]
             if state.primary == held.spec.colour and others:
@@ -178,6 +222,8 @@ class KubernetesRuntime:
                     "release %s still receives the primary traffic; not stopped yet", release_id
                 )
                 return
+            # Before deleting: the last poll still finds the pods and what they wrote.
+            await self._stop_following(release_id)
             await self._kube.delete_release(held.spec)
             await self._kube.delete([env_secret(held.spec, {})])
             if state.primary == held.spec.colour:
@@ -214,6 +260,9 @@ class KubernetesRuntime:
 
     async def list_releases(self) -> list[ReleaseState]:
         states: list[ReleaseState] = []
+        # Taken before listing: a release followed meanwhile may be missing from the list.
+        followed = self._logs.following() if self._logs is not None else set()
+        colours: set[str] = set()
         for item in await self._kube.list("Deployment", self._namespace, MANAGED):
             colour = colour_state(item, self._settings)
             if colour is None:
@@ -231,12 +280,19 @@ class KubernetesRuntime:
                 for index in range(want)
             )
             annotations = item["metadata"].get("annotations") or {}
-            states.append(
-                ReleaseState(colour.release_id, annotations.get(DEPLOYMENT_ANNOTATION), replicas)
-            )
+            deployment_id = annotations.get(DEPLOYMENT_ANNOTATION)
+            states.append(ReleaseState(colour.release_id, deployment_id, replicas))
+            colours.add(colour.release_id)
+            if self._logs is not None:
+                # A restarted worker learns its releases here: resume following them.
+                self._logs.follow(colour.release_id, deployment_id, resume=True)
             # Replaced releases have no pods; listing them keeps them from being restarted
             # (which would evict a newer release) until the reconciler stops them.
             states.extend(ReleaseState(old, None, ()) for old in colour.replaced)
+        # Followed but without a Deployment any more (replaced by another worker's deploy,
+        # deleted by hand): nothing left to read.
+        for release_id in followed - colours:
+            await self._stop_following(release_id)
         return states
 
     async def reconcile(
@@ -252,7 +308,13 @@ class KubernetesRuntime:
         return ReconcileResult(tuple(stopped), tuple(sorted(desired - running)))
 
     async def aclose(self) -> None:
+        if self._logs is not None:
+            await self._logs.aclose()  # their last lines, while the client is open
         await asyncio.to_thread(self._kube.close)
+
+    async def _stop_following(self, release_id: str) -> None:
+        if self._logs is not None:
+            await self._logs.stop(release_id)
 
     # -- Traffic --------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 PostgreSQL and the API are real; the cluster is kmock, with this test playing the deployment
 controller (every applied Deployment becomes available). The worker's `apply_traffic` job
-then moves the Ingresses to what the committed weights say.
+then moves the Ingresses to what the committed weights say, and the pods' output reaches
+the deployment's log through the real DeployLogSink.
 """
 
 from __future__ import annotations
@@ -15,12 +16,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from kube_support import DEPLOYMENTS, INGRESSES, ApplyingEmulator, FakeLocal, push_status
+from kube_support import (
+    DEPLOYMENTS,
+    INGRESSES,
+    ApplyingEmulator,
+    FakeLocal,
+    create_pod,
+    push_status,
+)
 from kubernetes import client
 from sqlalchemy import select
 
 from app.deps import Deps
 from app.domain import rollout
+from app.domain.deploy_logs import DeployLogSink
 from app.domain.rollout_traffic import APPLY_TRAFFIC_JOB, sync_routes
 from app.ids import parse_id, to_global_id
 from app.runtime.kubernetes.adapter import KubernetesClient
@@ -241,3 +250,78 @@ async def test_route_sync_asks_the_worker_to_apply_traffic_for_cluster_environme
         for f in worker_settings(settings)["functions"]
     }
     assert APPLY_TRAFFIC_JOB in names
+
+
+async def test_the_apps_output_on_kubernetes_lands_in_the_deployments_log(
+    api: Api, deps: Deps, cluster: ApplyingEmulator, api_client: client.ApiClient
+) -> None:
+    """The worker's wiring: the Kubernetes runtime's on_output is the real DeployLogSink."""
+    settings = deps.settings.model_copy(
+        update={
+            "kubeconfig": "/unused/in/this/test",
+            "kubernetes_environments": ["production"],
+            "kubernetes_namespace": NS,
+            "kubernetes_rollout_timeout_seconds": 10.0,
+            "deploy_health_interval_seconds": 0.1,
+            "deploy_heartbeat_seconds": 0.5,
+        }
+    )
+    worker_deps = dataclasses.replace(deps, settings=settings, queue=None)
+    sink = DeployLogSink(deps.sessionmaker, deps.events)
+    own_client = client.ApiClient(client.Configuration(host=str(cluster.url).rstrip("/")))
+    kubernetes = KubernetesRuntime(
+        KubernetesClient(own_client, poll_interval=0.02),
+        settings,
+        on_output=sink,
+        log_poll_interval=0.05,
+    )
+    runtime = RuntimeSet(settings, FakeLocal(), kubernetes)
+
+    account = await api.sign_up("k8s-logs")
+    project = await api.create_project(account.token, account.team_id)
+    project_id, slug = parse_id(project["id"], "Project"), project["slug"]
+    data = await api.ok(
+        DEPLOY,
+        {
+            "i": {
+                "projectId": project["id"],
+                "buildId": await _build(deps, project_id),
+                "strategy": "IMMEDIATE",
+            }
+        },
+        token=account.token,
+    )
+    deployment_gid = data["deploy"]["deployment"]["id"]
+    deployment_id = parse_id(deployment_gid, "Deployment")
+    try:
+        status = await asyncio.wait_for(
+            rollout.run(worker_deps, runtime, deployment_id, worker_id="k8s-test"), 30
+        )
+        assert status is DeploymentStatus.ACTIVE
+        async with deps.sessionmaker() as s:
+            row = await s.get(models.Deployment, deployment_id)
+        assert row is not None and row.release_id is not None
+
+        # The ReplicaSet controller's pod, then the app's output.
+        pod = f"{slug}-production-blue-7d4f9"
+        create_pod(cluster, NS, pod, row.release_id, created="2026-01-01T00:00:01Z")
+        cluster.append_log(NS, pod, "listening on :8080", "GET / 200")
+
+        query = """query($d: ID!) { deployment(id: $d) { logs(first: 10) {
+          lines { seq stream replica text } } } }"""
+
+        async def logged() -> list[dict[str, Any]]:
+            result = await api.ok(query, {"d": deployment_gid}, token=account.token)
+            lines: list[dict[str, Any]] = result["deployment"]["logs"]["lines"]
+            return lines
+
+        async with asyncio.timeout(10):
+            while len(await logged()) < 2:
+                await asyncio.sleep(0.05)
+        assert await logged() == [
+            {"seq": 1, "stream": "STDOUT", "replica": 0, "text": "listening on :8080"},
+            {"seq": 2, "stream": "STDOUT", "replica": 0, "text": "GET / 200"},
+        ]
+    finally:
+        await runtime.aclose()
+        await sink.aclose()
