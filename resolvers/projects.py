@@ -124,6 +124,10 @@ class Project(Node):
     start_command: str | None = strawberry.field(description="Overrides the start command.")
     output_directory: str | None = strawberry.field(description="Static output folder.")
     health_check_path: str = strawberry.field(description="HTTP path probed before traffic.")
+    auto_deploy: bool = strawberry.field(
+        description="Pushes deploy: the production branch to production (blue-green), other "
+        "branches to their preview. Off: pushes only build."
+    )
     created_at: datetime = strawberry.field(description="Creation time.")
     updated_at: datetime = strawberry.field(description="Last settings change.")
     row_id: strawberry.Private[uuid.UUID]
@@ -145,6 +149,7 @@ class Project(Node):
             start_command=r.start_command,
             output_directory=r.output_directory,
             health_check_path=r.health_check_path,
+            auto_deploy=r.auto_deploy,
             created_at=r.created_at,
             updated_at=r.updated_at,
             row_id=r.id,
@@ -253,6 +258,9 @@ class CreateProjectInput:
     start_command: str | None = strawberry.field(default=None, description="Start command.")
     output_directory: str | None = strawberry.field(default=None, description="Static output.")
     health_check_path: str | None = strawberry.field(default=None, description="Default `/`.")
+    auto_deploy: bool | None = strawberry.field(
+        default=None, description="Pushes deploy (default true)."
+    )
 
 
 @strawberry.input(description="Changes to a project; omitted fields stay as they are.")
@@ -269,6 +277,7 @@ class UpdateProjectInput:
     start_command: str | None = strawberry.field(default=None, description="Start command.")
     output_directory: str | None = strawberry.field(default=None, description="Static output.")
     health_check_path: str | None = strawberry.field(default=None, description="Probe path.")
+    auto_deploy: bool | None = strawberry.field(default=None, description="Pushes deploy.")
 
 
 def _settings(data: CreateProjectInput | UpdateProjectInput) -> ProjectSettings:
@@ -284,6 +293,7 @@ def _settings(data: CreateProjectInput | UpdateProjectInput) -> ProjectSettings:
         start_command=data.start_command,
         output_directory=data.output_directory,
         health_check_path=data.health_check_path,
+        auto_deploy=data.auto_deploy,
     )
 
 

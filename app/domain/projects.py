@@ -44,6 +44,7 @@ class ProjectSettings:
     start_command: str | None = None
     output_directory: str | None = None
     health_check_path: str | None = None
+    auto_deploy: bool | None = None
 
 
 def _clean(s: ProjectSettings) -> dict[str, object]:

@@ -3,8 +3,9 @@
 The HMAC signature over the raw body (`X-Hub-Signature-256: sha256=<hex>`) with the
 project's webhook secret is the authorization: no user is involved. Deliveries are
 de-duplicated by `X-GitHub-Delivery`, so a redelivery never builds twice. Pushes to
-the production branch build for production; pushes to other branches build and deploy the
-branch's preview (app/domain/previews.py), and deleting a branch expires its preview.
+the production branch build and deploy production (blue-green); pushes to other branches build
+and deploy the branch's preview (app/domain/previews.py); with the project's `auto_deploy`
+off, pushes only build. Deleting a branch expires its preview.
 """
 
 from __future__ import annotations
@@ -109,8 +110,10 @@ async def handle(
         "branch": branch,
         "environment": env.name,
     }
-    if env.branch is not None:
-        # A branch preview deploys each push at once (nothing to shift traffic from safely).
+    if project.auto_deploy:
+        # Production shifts traffic step by step with automatic rollback; a branch preview
+        # serves nobody else, so it switches at once.
+        preview = env.branch is not None
         deployment = await deployments.queue_deployment(
             uow,
             project,
@@ -121,7 +124,7 @@ async def handle(
                 environment=env.name,
                 git_ref=None,
                 build_id=build.id,
-                strategy=DeploymentStrategy.IMMEDIATE,
+                strategy=DeploymentStrategy.IMMEDIATE if preview else DeploymentStrategy.BLUE_GREEN,
                 idempotency_key=None,
             ),
         )

@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +47,10 @@ class Project(IdMixin, TimestampMixin, Base):
     start_command: Mapped[str | None] = mapped_column(String(2048))
     output_directory: Mapped[str | None] = mapped_column(String(1024))
     health_check_path: Mapped[str] = mapped_column(String(1024), nullable=False, default="/")
+    # Pushes deploy: the production branch to production, others to their preview.
+    auto_deploy: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
     # Sealed by the SecretBox, never returned: the push-webhook HMAC secret and the
     # token used to clone a private repository.
     webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary)

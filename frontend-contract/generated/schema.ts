@@ -350,6 +350,8 @@ export type CreateApiKeyPayload = {
 
 /** Settings of a new project. */
 export type CreateProjectInput = {
+  /** Pushes deploy (default true). */
+  autoDeploy?: InputMaybe<Scalars['Boolean']['input']>;
   /** Build step. */
   buildCommand?: InputMaybe<Scalars['String']['input']>;
   /** Default `auto`. */
@@ -973,6 +975,8 @@ export type Project = Node & {
   __typename?: 'Project';
   /** Deployments the router sends traffic to in an environment, with weights. */
   activeDeployments: Array<Deployment>;
+  /** Pushes deploy: the production branch to production (blue-green), other branches to their preview. Off: pushes only build. */
+  autoDeploy: Scalars['Boolean']['output'];
   /** Overrides the build step. */
   buildCommand?: Maybe<Scalars['String']['output']>;
   /** Builds of the project, newest first. */
@@ -1403,6 +1407,8 @@ export type TriggerBuildInput = {
 
 /** Changes to a project; omitted fields stay as they are. */
 export type UpdateProjectInput = {
+  /** Pushes deploy. */
+  autoDeploy?: InputMaybe<Scalars['Boolean']['input']>;
   /** Build step. */
   buildCommand?: InputMaybe<Scalars['String']['input']>;
   /** Build kind. */

@@ -64,7 +64,26 @@ async def test_push_builds_the_pushed_commit_once(api: Api, deps) -> None:
     body = _push("feature/login", "b" * 40)
     r = await api.client.post(path, content=body, headers=_headers(secret, body, "d2"))
     assert r.status_code == 202 and r.json()["environment"] == "preview-feature-login"
-    assert "deploymentId" in r.json() and "deploymentId" not in result
+    # Both deploy (auto-deploy is on by default): production blue-green, the preview at once.
+    async with deps.sessionmaker() as s:
+        strategies = {
+            env: (await s.get(models.Deployment, uuid.UUID(body["deploymentId"]))).strategy.value
+            for env, body in (("production", result), ("preview", r.json()))
+        }
+    assert strategies == {"production": "blue_green", "preview": "immediate"}
+
+
+async def test_with_auto_deploy_off_pushes_only_build(api: Api) -> None:
+    acct, project, secret, path = await _hooked_project(api)
+    update = """mutation($p: ID!) { updateProject(input: {projectId: $p, autoDeploy: false}) {
+      project { autoDeploy } userErrors { code } } }"""
+    data = await api.ok(update, {"p": project["id"]}, token=acct.token)
+    assert data["updateProject"]["project"]["autoDeploy"] is False
+    for n, branch in enumerate(("main", "feature/x")):
+        body = _push(branch, str(n + 1) * 40)
+        r = await api.client.post(path, content=body, headers=_headers(secret, body, f"o{n}"))
+        assert r.status_code == 202 and "buildId" in r.json()
+        assert "deploymentId" not in r.json()
 
 
 async def test_bad_signature_is_rejected_and_builds_nothing(api: Api, deps) -> None:
