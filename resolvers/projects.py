@@ -67,9 +67,12 @@ class Environment(Node):
     prefetched_variables: strawberry.Private[list[EnvironmentVariable] | None] = None
 
     @strawberry.field(
-        description="Where the environment is served: the router, or its Ingress on Kubernetes."
+        description="Where the environment is served: the router, or its Ingress on Kubernetes. "
+        "Null for `preview`, the template of the branch previews (which have their own)."
     )
-    def url(self, info: Info) -> str:
+    def url(self, info: Info) -> str | None:
+        if self.kind == EnvironmentKind.PREVIEW and self.branch is None:
+            return None
         return public_url(info.context.deps.settings, self.project_slug, self.name)
 
     @classmethod

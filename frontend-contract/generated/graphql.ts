@@ -220,11 +220,11 @@ export type TeamMemberFieldsFragment = { id: string, role: Types.TeamRole, joine
 
 export type EnvironmentVariableFieldsFragment = { id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string };
 
-export type EnvironmentFieldsFragment = { id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> };
+export type EnvironmentFieldsFragment = { id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string | null, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> };
 
 export type ProjectSummaryFieldsFragment = { id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string };
 
-export type ProjectFieldsFragment = { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, autoDeploy: boolean, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> };
+export type ProjectFieldsFragment = { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, autoDeploy: boolean, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string | null, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> };
 
 export type ApiKeyFieldsFragment = { id: string, name: string, prefix: string, scopes: Array<Types.ApiKeyScope>, createdAt: string, expiresAt: string | null, lastUsedAt: string | null, revokedAt: string | null };
 
@@ -274,21 +274,21 @@ export type ProjectDetailQueryVariables = Exact<{
 }>;
 
 
-export type ProjectDetailQuery = { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, autoDeploy: boolean, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } };
+export type ProjectDetailQuery = { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, autoDeploy: boolean, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string | null, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } };
 
 export type CreateProjectMutationVariables = Exact<{
   input: Types.CreateProjectInput;
 }>;
 
 
-export type CreateProjectMutation = { createProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, autoDeploy: boolean, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+export type CreateProjectMutation = { createProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, autoDeploy: boolean, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string | null, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
 export type UpdateProjectMutationVariables = Exact<{
   input: Types.UpdateProjectInput;
 }>;
 
 
-export type UpdateProjectMutation = { updateProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, autoDeploy: boolean, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
+export type UpdateProjectMutation = { updateProject: { project: { rootDirectory: string, installCommand: string | null, buildCommand: string | null, startCommand: string | null, outputDirectory: string | null, healthCheckPath: string, autoDeploy: boolean, createdAt: string, id: string, name: string, slug: string, gitUrl: string, productionBranch: string, framework: Types.Framework, updatedAt: string, environments: Array<{ id: string, name: string, kind: Types.EnvironmentKind, branch: string | null, url: string | null, expiresAt: string | null, expiredAt: string | null, createdAt: string, variables: Array<{ id: string, key: string, valueDigest: string, createdAt: string, updatedAt: string }> }> } | null, userErrors: Array<{ code: Types.UserErrorCode, message: string, field: Array<string> | null }> } };
 
 export type DeleteProjectMutationVariables = Exact<{
   input: Types.DeleteProjectInput;

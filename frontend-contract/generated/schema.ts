@@ -634,8 +634,8 @@ export type Environment = Node & {
   kind: EnvironmentKind;
   /** Environment name, unique in the project. */
   name: Scalars['String']['output'];
-  /** Where the environment is served: the router, or its Ingress on Kubernetes. */
-  url: Scalars['String']['output'];
+  /** Where the environment is served: the router, or its Ingress on Kubernetes. Null for `preview`, the template of the branch previews (which have their own). */
+  url?: Maybe<Scalars['String']['output']>;
   /** Variables of this environment (metadata only), by key. */
   variables: Array<EnvironmentVariable>;
 };

@@ -189,7 +189,8 @@ async def test_push_to_a_branch_serves_its_own_preview_url(stage: Stage, tmp_pat
 async def test_previews_inherit_preview_variables_and_expire(stage: Stage) -> None:
     token = stage.account.token
     envs = await _environments(stage)
-    assert envs["preview"]["branch"] is None
+    # The template never serves: no URL to show (its branch previews have their own).
+    assert envs["preview"]["branch"] is None and envs["preview"]["url"] is None
     await stage.api.upsert_variables(
         token, to_global_id("Environment", await _env_id(stage, "preview")), {"GREETING": "hi"}
     )
