@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 
+from app.domain.pagination import Page
 from app.errors import ErrorCode, UserInputError
 from app.uow import UnitOfWork, transaction
 from resolvers.context import Info
@@ -35,6 +36,13 @@ class UserError:
 class PageInfo:
     has_next_page: bool = strawberry.field(description="Whether more items follow.")
     end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+
+    @classmethod
+    def of(cls, page: Page[Any]) -> PageInfo:
+        """The page info of a keyset page (`app.domain.pagination`)."""
+        return cls(
+            has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None
+        )
 
 
 async def run_mutation(

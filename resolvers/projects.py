@@ -227,9 +227,7 @@ async def project_page(
     return ProjectConnection(
         edges=[ProjectEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
         nodes=nodes,
-        page_info=PageInfo(
-            has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None
-        ),
+        page_info=PageInfo.of(page),
     )
 
 
