@@ -10,15 +10,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
 
 from app.deps import Deps
 from app.ids import parse_id
-from app.runtime.build.artifacts import FilesystemArtifactStore
 from app.runtime.kubernetes.artifact_urls import signed_url
-from db import models
-from db.enums import BuildStatus, BuildTrigger
 from tests.support.api import Api
+from tests.support.build_rows import succeeded_build
 
 
 @pytest.fixture
@@ -32,42 +29,11 @@ async def _build(api: Api, deps: Deps, tmp_path: Path, *, with_file: bool = True
     """A SUCCEEDED build whose artifact holds app.py; returns the build id."""
     account = await api.sign_up("artifacts")
     project = await api.create_project(account.token, account.team_id)
-    project_id = parse_id(project["id"], "Project")
-    build_id = uuid.uuid4()
-    src = tmp_path / "src" / build_id.hex
-    src.mkdir(parents=True)
-    (src / "app.py").write_text("print('hello')\n")
-    artifact = await FilesystemArtifactStore(deps.settings.artifacts_dir).put(str(build_id), src)
+    build_id = await succeeded_build(
+        deps, parse_id(project["id"], "Project"), files={"app.py": "print('hello')\n"}
+    )
     if not with_file:
         (deps.settings.artifacts_dir / f"{build_id}.tar.gz").unlink()
-    async with deps.sessionmaker() as s, s.begin():
-        env_id = await s.scalar(
-            select(models.Environment.id).where(
-                models.Environment.project_id == project_id,
-                models.Environment.name == "production",
-            )
-        )
-        team_id = await s.scalar(
-            select(models.Project.team_id).where(models.Project.id == project_id)
-        )
-        s.add(
-            models.Build(
-                id=build_id,
-                team_id=team_id,
-                project_id=project_id,
-                environment_id=env_id,
-                number=int(uuid.uuid4().int % 1_000_000),
-                git_ref="main",
-                trigger=BuildTrigger.MANUAL,
-                status=BuildStatus.SUCCEEDED,
-                steps=[],
-                attempt=1,
-                last_log_seq=0,
-                artifact_uri=artifact.uri,
-                framework="python",
-                start_command="python app.py",
-            )
-        )
     return str(build_id)
 
 

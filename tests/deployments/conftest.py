@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from app.deps import Deps
 from app.domain import deploy_events, rollout
@@ -31,10 +30,11 @@ from app.runtime.router.keys import RouterKeys
 from app.runtime.router.server import Router
 from app.runtime.router.table import Backend, RouteTable
 from db import models
-from db.enums import BuildStatus, BuildTrigger, DeploymentStatus
+from db.enums import DeploymentStatus
 from tests.deployments.apps import APP_PY, command
 from tests.support.api import Account, Api
 from tests.support.build_apps import STATIC_SITE, app_repo
+from tests.support.build_rows import succeeded_build
 
 DEPLOY = """mutation($i: DeployInput!) { deploy(input: $i) {
   deployment { id status strategy trafficWeight } userErrors { code message field } } }"""
@@ -57,39 +57,12 @@ class Stage:
 
     async def build(self, version: str, **flags: bool) -> str:
         """A SUCCEEDED build whose artifact is the test app started as `version`."""
-        store = FilesystemArtifactStore(self.deps.settings.artifacts_dir)
-        build_id = uuid.uuid4()
-        root = self.deps.settings.state_dir / "src" / build_id.hex
-        root.mkdir(parents=True)
-        (root / "app.py").write_text(APP_PY)
-        artifact = await store.put(str(build_id), root)
-        async with self.deps.sessionmaker() as s, s.begin():
-            project = await s.get(models.Project, self.project_id)
-            assert project is not None
-            env_id = await s.scalar(
-                select(models.Environment.id).where(
-                    models.Environment.project_id == self.project_id,
-                    models.Environment.name == "production",
-                )
-            )
-            s.add(
-                models.Build(
-                    id=build_id,
-                    team_id=project.team_id,
-                    project_id=project.id,
-                    environment_id=env_id,
-                    number=int(uuid.uuid4().int % 1_000_000),
-                    git_ref="main",
-                    trigger=BuildTrigger.MANUAL,
-                    status=BuildStatus.SUCCEEDED,
-                    steps=[],
-                    attempt=1,
-                    last_log_seq=0,
-                    artifact_uri=artifact.uri,
-                    framework="python",
-                    start_command=command(version, **flags),
-                )
-            )
+        build_id = await succeeded_build(
+            self.deps,
+            self.project_id,
+            files={"app.py": APP_PY},
+            start_command=command(version, **flags),
+        )
         return to_global_id("Build", build_id)
 
     async def deploy(self, build_gid: str, strategy: str, **extra: Any) -> uuid.UUID:

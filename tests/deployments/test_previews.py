@@ -19,13 +19,13 @@ from sqlalchemy import select, update
 
 from app.domain import build_runner, previews, variables
 from app.ids import to_global_id
-from app.runtime.build.artifacts import FilesystemArtifactStore
 from db import models
-from db.enums import BuildStatus, BuildTrigger, DeploymentStatus
+from db.enums import DeploymentStatus
 from jobs.previews import expire_previews
 from tests.deployments.conftest import Stage
 from tests.support.api import user_error_codes
 from tests.support.build_apps import STATIC_SITE, app_repo
+from tests.support.build_rows import succeeded_build
 
 ROTATE = """mutation($p: ID!) { rotateProjectWebhookSecret(input: {projectId: $p}) {
   secret userErrors { code } } }"""
@@ -102,33 +102,14 @@ async def _served(stage: Stage, host: str, status: int) -> httpx.Response:
 
 async def _greeting_build(stage: Stage, env_id: uuid.UUID, branch: str) -> str:
     """A SUCCEEDED build of `branch` whose app answers its GREETING variable."""
-    store = FilesystemArtifactStore(stage.deps.settings.artifacts_dir)
-    build_id = uuid.uuid4()
-    root = stage.deps.settings.state_dir / "src" / build_id.hex
-    root.mkdir(parents=True)
-    (root / "app.py").write_text(GREETING_APP)
-    artifact = await store.put(str(build_id), root)
-    async with stage.deps.sessionmaker() as s, s.begin():
-        project = await s.get(models.Project, stage.project_id)
-        assert project is not None
-        s.add(
-            models.Build(
-                id=build_id,
-                team_id=project.team_id,
-                project_id=project.id,
-                environment_id=env_id,
-                number=int(uuid.uuid4().int % 1_000_000),
-                git_ref=branch,
-                trigger=BuildTrigger.MANUAL,
-                status=BuildStatus.SUCCEEDED,
-                steps=[],
-                attempt=1,
-                last_log_seq=0,
-                artifact_uri=artifact.uri,
-                framework="python",
-                start_command=shlex.join([sys.executable, "-u", "app.py"]),
-            )
-        )
+    build_id = await succeeded_build(
+        stage.deps,
+        stage.project_id,
+        files={"app.py": GREETING_APP},
+        start_command=shlex.join([sys.executable, "-u", "app.py"]),
+        environment=env_id,
+        git_ref=branch,
+    )
     return to_global_id("Build", build_id)
 
 

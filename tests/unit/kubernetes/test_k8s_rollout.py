@@ -36,10 +36,11 @@ from app.runtime.kubernetes.adapter import KubernetesClient
 from app.runtime.kubernetes.runtime import KubernetesRuntime
 from app.runtime.select import RuntimeSet
 from db import models
-from db.enums import BuildStatus, BuildTrigger, DeploymentStatus
+from db.enums import DeploymentStatus
 from jobs.deployments import apply_traffic
 from jobs.worker import worker_settings
 from tests.support.api import Api
+from tests.support.build_rows import succeeded_build
 
 NS = "apps"
 DEPLOY = """mutation($i: DeployInput!) { deploy(input: $i) {
@@ -79,35 +80,8 @@ async def cluster(kmock: ApplyingEmulator) -> AsyncIterator[ApplyingEmulator]:
 
 
 async def _build(deps: Deps, project_id: uuid.UUID) -> str:
-    build_id = uuid.uuid4()
-    async with deps.sessionmaker() as s, s.begin():
-        project = await s.get(models.Project, project_id)
-        assert project is not None
-        env_id = await s.scalar(
-            select(models.Environment.id).where(
-                models.Environment.project_id == project_id,
-                models.Environment.name == "production",
-            )
-        )
-        s.add(
-            models.Build(
-                id=build_id,
-                team_id=project.team_id,
-                project_id=project_id,
-                environment_id=env_id,
-                number=int(uuid.uuid4().int % 1_000_000),
-                git_ref="main",
-                trigger=BuildTrigger.MANUAL,
-                status=BuildStatus.SUCCEEDED,
-                steps=[],
-                attempt=1,
-                last_log_seq=0,
-                artifact_uri=f"fs://{build_id}.tar.gz",
-                framework="python",
-                start_command="python app.py",
-            )
-        )
-    return to_global_id("Build", build_id)
+    # No artifact file: pods would fetch it, and kmock runs no pods.
+    return to_global_id("Build", await succeeded_build(deps, project_id))
 
 
 async def test_rollouts_on_kubernetes_take_alternate_colours_and_move_the_ingress(
