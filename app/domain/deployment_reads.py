@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.pagination import Page, keyset_page
 from app.domain.policy import Action, authorize
 from app.domain.principal import Principal
+from app.domain.projects import get_project
 from app.errors import NotFound
 from db import models
 
@@ -27,16 +28,6 @@ async def get_deployment(
     return row
 
 
-async def _project(
-    session: AsyncSession, principal: Principal | None, project_id: uuid.UUID
-) -> models.Project:
-    project = await session.get(models.Project, project_id)
-    if project is None:
-        raise NotFound("project")
-    await authorize(session, principal, project.team_id, Action.READ, what="project")
-    return project
-
-
 async def list_deployments(
     session: AsyncSession,
     principal: Principal | None,
@@ -47,7 +38,7 @@ async def list_deployments(
     environment: str | None = None,
 ) -> Page[models.Deployment]:
     """Newest first; only those of the named environment when given (none if it is unknown)."""
-    await _project(session, principal, project_id)
+    await get_project(session, principal, project_id=project_id)
     q = select(models.Deployment).where(models.Deployment.project_id == project_id)
     if environment is not None:
         q = q.join(
@@ -68,7 +59,7 @@ async def active_deployments(
     session: AsyncSession, principal: Principal | None, *, project_id: uuid.UUID, environment: str
 ) -> list[models.Deployment]:
     """Deployments the router sends traffic to (weight > 0), heaviest first."""
-    await _project(session, principal, project_id)
+    await get_project(session, principal, project_id=project_id)
     rows = await session.scalars(
         select(models.Deployment)
         .join(models.Environment, models.Environment.id == models.Deployment.environment_id)
