@@ -153,6 +153,11 @@ class Runtime(Protocol):
         """Stop what is running but not desired; say which desired releases need starting."""
         ...
 
+    async def maintain(self) -> None:
+        """Periodic upkeep, called by the reconciler (Kubernetes: renew artifact URLs that
+        are past half their validity; the local runtime has none)."""
+        ...
+
     async def aclose(self) -> None:
         """Release the runtime's resources (the local runtime stops its processes)."""
         ...

@@ -112,6 +112,10 @@ class RuntimeSet:
         to_start = tuple(sorted(set(desired_release_ids) - running))
         return ReconcileResult(stopped, to_start)
 
+    async def maintain(self) -> None:
+        for runtime in self.runtimes:
+            await runtime.maintain()
+
     async def aclose(self) -> None:
         for runtime in self.runtimes:
             await runtime.aclose()

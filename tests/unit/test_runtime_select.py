@@ -151,6 +151,9 @@ async def test_reconcile_forwards_to_each_runtime(
     assert result.to_start == ("rel-lost",)  # neither runtime runs it
     assert set(local.running) == {"rel-new"}
     assert not kmock.objects[DEPLOYMENTS, NS, "shop-production-blue"].deleted
+    # Upkeep reaches every runtime (the cluster's: artifact URL renewal).
+    await runtime_set.maintain()
+    assert local.maintained == 1
 
 
 async def test_without_kubeconfig_everything_runs_locally() -> None:

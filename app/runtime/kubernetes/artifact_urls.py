@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from app.settings import Settings
 
@@ -46,6 +46,17 @@ def signed_url(settings: Settings, build_id: str, *, now: float | None = None) -
         {"expires": expires, "signature": signature(signing_key(settings), build_id, expires)}
     )
     return f"{settings.public_url.rstrip('/')}/artifacts/{build_id}?{query}"
+
+
+def parse(url: str) -> tuple[str, int]:
+    """(build id, expiry) of a URL made by `signed_url`; ValueError for anything else."""
+    parts = urlsplit(url)
+    prefix = "/artifacts/"
+    query = dict(parse_qsl(parts.query))
+    expires = query.get("expires", "")
+    if not parts.path.startswith(prefix) or not (expires.isascii() and expires.isdigit()):
+        raise ValueError("not a signed artifact URL")
+    return parts.path.removeprefix(prefix), int(expires)
 
 
 def is_valid(

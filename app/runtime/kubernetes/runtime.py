@@ -26,6 +26,7 @@ stopped or replaced.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import logging
 import time
@@ -306,6 +307,28 @@ class KubernetesRuntime:
         for release_id in stopped:
             await self.stop_release(release_id, drain_seconds=drain_seconds)
         return ReconcileResult(tuple(stopped), tuple(sorted(desired - running)))
+
+    async def maintain(self, *, now: float | None = None) -> None:
+        """Renew the signed artifact URL of every colour's Secret once half its validity has
+        passed: a pod created later (rescheduled, scaled up) still fetches its artifact.
+        Pods read the Secret when they start, so running pods are not disturbed."""
+        now = time.time() if now is None else now
+        ttl = self._settings.kubernetes_artifact_url_ttl_seconds
+        for secret in await self._kube.list("Secret", self._namespace, MANAGED):
+            raw = (secret.get("data") or {}).get(ARTIFACT_URL_KEY)
+            if not raw:
+                continue
+            try:
+                build_id, expires = artifact_urls.parse(base64.b64decode(raw).decode())
+            except ValueError:
+                continue
+            if expires - now > ttl / 2:
+                continue
+            url = artifact_urls.signed_url(self._settings, build_id, now=now)
+            body = {"data": {ARTIFACT_URL_KEY: base64.b64encode(url.encode()).decode()}}
+            name = secret["metadata"]["name"]
+            await self._kube.merge_patch("Secret", self._namespace, name, body)
+            log.info("renewed the artifact URL of %s (build %s)", name, build_id)
 
     async def aclose(self) -> None:
         if self._logs is not None:

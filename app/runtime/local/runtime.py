@@ -216,6 +216,9 @@ class LocalRuntime:
         release = self._running.get(release_id)
         return release.output.tail(after, limit) if release is not None else []
 
+    async def maintain(self) -> None:
+        """Nothing to renew: processes and artifacts are on this machine."""
+
     async def aclose(self) -> None:
         """Stop everything: our processes must not outlive the supervisor."""
         ids = list(self._running)

@@ -222,6 +222,7 @@ class FakeLocal:
         self.running: dict[str, RuntimeReleaseSpec] = {} if running is None else running
         self.stopped: list[str] = []
         self.scaled: list[tuple[str, int]] = []
+        self.maintained = 0
         self.closed = False
 
     async def start_release(self, spec: RuntimeReleaseSpec) -> ReleaseHandle:
@@ -244,6 +245,9 @@ class FakeLocal:
         if release_id in self.running:
             return HealthResult(True, 200, 1.0)
         return HealthResult(False, None, 0.0, "release is not running")
+
+    async def maintain(self) -> None:
+        self.maintained += 1
 
     async def list_releases(self) -> list[ReleaseState]:
         return [ReleaseState(r, s.deployment_id, ()) for r, s in self.running.items()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import uuid
 from typing import Any
 
@@ -25,7 +26,7 @@ from kube_support import (
 from kubernetes import client
 
 from app.runtime.kubernetes.adapter import KubernetesClient
-from app.runtime.kubernetes.artifact_urls import is_valid
+from app.runtime.kubernetes.artifact_urls import is_valid, parse
 from app.runtime.kubernetes.manifests import CANARY, CANARY_WEIGHT
 from app.runtime.kubernetes.runtime import ARTIFACT_URL_KEY, KubernetesRuntime
 from app.runtime.protocol import ReleaseHandle, ReleaseSpec, ReleaseStartError
@@ -379,3 +380,27 @@ async def test_other_environments_and_foreign_deployments_are_left_alone(
 def test_from_kubeconfig_needs_a_kubeconfig() -> None:
     with pytest.raises(ValueError, match="STRATUS_KUBECONFIG"):
         KubernetesRuntime.from_kubeconfig(make_settings(kubeconfig=None))
+
+
+async def test_artifact_urls_past_half_their_validity_are_renewed(
+    runtime: KubernetesRuntime, kmock: ApplyingEmulator, settings: Settings
+) -> None:
+    """A pod rescheduled weeks after its release started must still fetch its artifact."""
+    await start(runtime, kmock, release(1))
+
+    def url() -> tuple[str, int]:
+        secret = stored(kmock, SECRETS, BLUE)
+        assert secret is not None
+        return parse(base64.b64decode(secret["data"][ARTIFACT_URL_KEY]).decode())
+
+    build_id, expires = url()
+    ttl = settings.kubernetes_artifact_url_ttl_seconds
+    await runtime.maintain()  # fresh: left alone
+    assert url() == (build_id, expires)
+    later = time.time() + ttl * 0.6
+    await runtime.maintain(now=later)
+    renewed_id, renewed = url()
+    assert renewed_id == build_id and renewed == int(later) + ttl
+    # The other keys of the Secret (the app's variables) are untouched.
+    secret = stored(kmock, SECRETS, BLUE)
+    assert secret is not None and base64.b64decode(secret["data"]["GREETING"]) == b"hello 1"
