@@ -64,7 +64,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 deps.redis, ctx["worker_id"], ttl_s=POD_LOG_LEASE_S, prefix="stratus:lease:"
             )
             kubernetes = KubernetesRuntime.from_kubeconfig(
-                settings, on_output=ctx["deploy_logs"], log_lease=lease
+                settings, on_output=ctx["deploy_logs"], lease=lease
             )
         # Each environment's releases go to its runtime (kubernetes_environments).
         ctx["runtime"] = RuntimeSet(settings, local, kubernetes)

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import replace
 
 from kubernetes.client.exceptions import ApiException
@@ -79,6 +80,9 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# How long a start waits for another worker choosing a colour in the same environment (a
+# choice is a few reads and one apply; the lease outlives a dead holder by its TTL).
+COLOUR_LOCK_WAIT_S = 30.0
 SERVICE_PORT = 80  # the Service's port (manifests.service); pods listen on PORT 8080
 # The Secret key holding the signed artifact URL. The app sees it too (envFrom takes every
 # key), which grants nothing: it only downloads the tarball already unpacked in /app.
@@ -100,7 +104,7 @@ class KubernetesRuntime:
         *,
         on_output: OnOutput | None = None,
         log_poll_interval: float = POLL_INTERVAL,
-        log_lease: Lease | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._kube = kube
         self._settings = settings
@@ -111,14 +115,15 @@ class KubernetesRuntime:
                 self._namespace,
                 on_output,
                 poll_interval=log_poll_interval,
-                lease=log_lease,
+                lease=lease,
             )
             if on_output is not None
             else None
         )
-        # Colour choice is read-then-write: serialise it per environment in this process.
-        # Two worker processes deploying the same environment at once are not protected.
+        # Colour choice is read-then-write: serialised per environment, in this process by a
+        # lock and across worker processes by the lease (when given).
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._lease = lease
 
     @classmethod
     def from_kubeconfig(
@@ -126,12 +131,12 @@ class KubernetesRuntime:
         settings: Settings,
         *,
         on_output: OnOutput | None = None,
-        log_lease: Lease | None = None,
+        lease: Lease | None = None,
     ) -> KubernetesRuntime:
         if not settings.kubeconfig:
             raise ValueError("STRATUS_KUBECONFIG is not set")
         kube = KubernetesClient.from_kubeconfig(settings.kubeconfig, settings.kubernetes_context)
-        return cls(kube, settings, on_output=on_output, log_lease=log_lease)
+        return cls(kube, settings, on_output=on_output, lease=lease)
 
     def host(self, project: str, environment: str) -> str:
         return self._settings.kubernetes_host_template.format(
@@ -140,8 +145,28 @@ class KubernetesRuntime:
 
     # -- Runtime protocol ---------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _choosing_colour(self, instance: str) -> AsyncIterator[None]:
+        async with self._locks[instance]:
+            if self._lease is None:
+                yield
+                return
+            key = f"k8s-colour:{self._namespace}:{instance}"
+            deadline = time.monotonic() + COLOUR_LOCK_WAIT_S
+            while not await self._lease.hold(key):
+                if time.monotonic() > deadline:
+                    raise ReleaseStartError(
+                        "another worker has been starting a release of this environment for "
+                        f"{COLOUR_LOCK_WAIT_S:g}s; try again"
+                    )
+                await asyncio.sleep(0.1)
+            try:
+                yield
+            finally:
+                await self._lease.release(key)
+
     async def start_release(self, spec: ReleaseSpec) -> ReleaseHandle:
-        async with self._locks[k8s_name(spec.project, spec.environment)]:
+        async with self._choosing_colour(k8s_name(spec.project, spec.environment)):
             state = await self._environment(spec.project, spec.environment)
             # Started before (a retried rollout, perhaps by another worker): its output up
             # to now went elsewhere, so following resumes instead of replaying the pods.

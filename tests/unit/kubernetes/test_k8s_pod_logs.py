@@ -107,7 +107,7 @@ async def runtimes(
             make_settings(),
             on_output=output,
             log_poll_interval=poll_interval,
-            log_lease=lease,
+            lease=lease,
         )
         made.append(runtime)
         return runtime

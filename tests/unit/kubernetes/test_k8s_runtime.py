@@ -25,10 +25,12 @@ from kube_support import (
 )
 from kubernetes import client
 
+from app.deps import Deps
 from app.runtime.kubernetes.adapter import KubernetesClient
 from app.runtime.kubernetes.artifact_urls import is_valid, parse
 from app.runtime.kubernetes.manifests import CANARY, CANARY_WEIGHT
 from app.runtime.kubernetes.runtime import ARTIFACT_URL_KEY, KubernetesRuntime
+from app.runtime.lease import RedisLease
 from app.runtime.protocol import ReleaseHandle, ReleaseSpec, ReleaseStartError
 from app.settings import Settings
 
@@ -404,3 +406,22 @@ async def test_artifact_urls_past_half_their_validity_are_renewed(
     # The other keys of the Secret (the app's variables) are untouched.
     secret = stored(kmock, SECRETS, BLUE)
     assert secret is not None and base64.b64decode(secret["data"]["GREETING"]) == b"hello 1"
+
+
+async def test_workers_starting_releases_of_one_environment_take_turns_choosing_colours(
+    kube: KubernetesClient, kmock: ApplyingEmulator, settings: Settings, deps: Deps
+) -> None:
+    """Two worker processes (two runtimes, one lease in Redis) starting releases of the same
+    environment at the same moment must not both pick the free colour."""
+    prefix = f"test:lease:{uuid.uuid4().hex[:8]}:"
+    workers = [
+        KubernetesRuntime(
+            kube, settings, lease=RedisLease(deps.redis, owner, ttl_s=10, prefix=prefix)
+        )
+        for owner in ("a", "b")
+    ]
+    handles = await asyncio.gather(
+        *(start(worker, kmock, release(n)) for n, worker in enumerate(workers, start=1))
+    )
+    assert {h.upstreams[0].split(".")[0] for h in handles} == {BLUE, GREEN}
+    assert {release_of(stored(kmock, DEPLOYMENTS, c)) for c in (BLUE, GREEN)} == {"rel-1", "rel-2"}
