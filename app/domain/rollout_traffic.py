@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 
 from app.deps import Deps
 from app.domain import deploy_events
+from app.runtime.kubernetes.release_specs import ingress_host
 from app.runtime.router.keys import RouterKeys
 from app.runtime.router.table import MAX_BACKENDS, Backend, RouteTable
 from app.runtime.select import runs_on_kubernetes
@@ -37,10 +38,7 @@ def public_url(settings: Settings, project_slug: str, environment: str) -> str:
     """Where users reach an environment: its Ingress host on Kubernetes, else the router's
     host (through `deploy_url_template` when set)."""
     if runs_on_kubernetes(settings, environment):
-        host = settings.kubernetes_host_template.format(
-            project=project_slug, environment=environment
-        )
-        return f"http://{host}"
+        return f"http://{ingress_host(settings, project_slug, environment)}"
     return settings.environment_url(route_host(project_slug, environment))
 
 

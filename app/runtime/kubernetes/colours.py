@@ -20,6 +20,7 @@ from app.runtime.kubernetes.manifests import (
     REPLACED_ANNOTATION,
     Manifest,
 )
+from app.runtime.kubernetes.release_specs import ingress_host
 from app.runtime.kubernetes.spec import Colour
 from app.runtime.kubernetes.spec import ReleaseSpec as KubeSpec
 from app.runtime.protocol import ReleaseStartError
@@ -130,7 +131,7 @@ def colour_state(item: Manifest, settings: Settings) -> ColourState | None:
         colour=colour,
         image="",  # not needed to name, route or delete the colour's objects
         namespace=metadata.get("namespace") or settings.kubernetes_namespace,
-        host=settings.kubernetes_host_template.format(project=project, environment=environment),
+        host=ingress_host(settings, project, environment),
         replicas=max(1, int((item.get("spec") or {}).get("replicas") or 1)),
         env_secret=metadata.get("name"),
         deployment_id=annotations.get(DEPLOYMENT_ANNOTATION),

@@ -61,7 +61,14 @@ from app.runtime.kubernetes.manifests import (
     service,
 )
 from app.runtime.kubernetes.pod_logs import POLL_INTERVAL, PodLogFollower
-from app.runtime.kubernetes.spec import ArtifactSource, Colour, SecretEnv, k8s_name
+from app.runtime.kubernetes.release_specs import (
+    ARTIFACT_URL_KEY,
+    artifact_url,
+    release_handle,
+    service_upstream,
+    to_kube_spec,
+)
+from app.runtime.kubernetes.spec import Colour, k8s_name
 from app.runtime.kubernetes.spec import ReleaseSpec as KubeSpec
 from app.runtime.lease import Lease
 from app.runtime.protocol import (
@@ -83,12 +90,6 @@ log = logging.getLogger(__name__)
 # How long a start waits for another worker choosing a colour in the same environment (a
 # choice is a few reads and one apply; the lease outlives a dead holder by its TTL).
 COLOUR_LOCK_WAIT_S = 30.0
-SERVICE_PORT = 80  # the Service's port (manifests.service); pods listen on PORT 8080
-# The Secret key holding the signed artifact URL. The app sees it too (envFrom takes every
-# key), which grants nothing: it only downloads the tarball already unpacked in /app.
-ARTIFACT_URL_KEY = "STRATUS_ARTIFACT_URL"
-# Static sites without a start command: the runner image's Python serves /app.
-STATIC_COMMAND = 'exec python -m http.server "$PORT" --directory /app'
 MANAGED = {MANAGED_BY_LABEL: "stratus"}
 
 
@@ -138,11 +139,6 @@ class KubernetesRuntime:
         kube = KubernetesClient.from_kubeconfig(settings.kubeconfig, settings.kubernetes_context)
         return cls(kube, settings, on_output=on_output, lease=lease)
 
-    def host(self, project: str, environment: str) -> str:
-        return self._settings.kubernetes_host_template.format(
-            project=project, environment=environment
-        )
-
     # -- Runtime protocol ---------------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -174,8 +170,8 @@ class KubernetesRuntime:
             colour, replaced = choose_colour(
                 state, spec.release_id, self.max_releases_per_environment
             )
-            kube_spec = self._kube_spec(spec, colour, replaced)
-            values = {**spec.env, ARTIFACT_URL_KEY: self._artifact_url(spec)}
+            kube_spec = to_kube_spec(self._settings, spec, colour, replaced)
+            values = {**spec.env, ARTIFACT_URL_KEY: artifact_url(self._settings, spec)}
             # The Secret first: pods of the Deployment read it at start.
             await self._kube.apply(
                 [
@@ -202,7 +198,7 @@ class KubernetesRuntime:
             raise ReleaseStartError(
                 f"release {spec.release_id} ({colour}) did not become available: {status.message}"
             )
-        handle = self._handle(kube_spec, spec.replicas)
+        handle = release_handle(kube_spec, spec.replicas)
         return dataclasses.replace(handle, replaced=evicted)
 
     async def scale_release(
@@ -224,7 +220,7 @@ class KubernetesRuntime:
             )
             if status.state is not RolloutState.SUCCEEDED:
                 raise ReleaseStartError(f"release {release_id} did not scale: {status.message}")
-        return self._handle(found.spec, replicas)
+        return release_handle(found.spec, replicas)
 
     async def stop_release(self, release_id: str, *, drain_seconds: float) -> None:
         found = await self._find(release_id)
@@ -293,7 +289,7 @@ class KubernetesRuntime:
             colour = colour_state(item, self._settings)
             if colour is None:
                 continue
-            upstream = _upstream(colour.spec)
+            upstream = service_upstream(colour.spec)
             available = int((item.get("status") or {}).get("availableReplicas") or 0)
             want = int((item.get("spec") or {}).get("replicas") or 0)
             replicas = tuple(
@@ -448,53 +444,6 @@ class KubernetesRuntime:
             # null removes the annotation (merge-patch semantics).
             body = {"metadata": {"annotations": {REPLACED_ANNOTATION: remaining or None}}}
             await self._kube.merge_patch("Deployment", self._namespace, colour.spec.name, body)
-
-    # -- Mapping ----------------------------------------------------------------------------
-
-    def _kube_spec(self, spec: ReleaseSpec, colour: Colour, replaced: tuple[str, ...]) -> KubeSpec:
-        name = k8s_name(spec.project, spec.environment, colour)
-        command = spec.start_command or (STATIC_COMMAND if spec.framework == "static" else None)
-        if command is None:
-            raise ReleaseStartError(
-                f"nothing to run: build of release {spec.release_id} has no start command"
-            )
-        try:
-            return KubeSpec(
-                project=spec.project,
-                environment=spec.environment,
-                release_id=spec.release_id,
-                colour=colour,
-                image=self._settings.kubernetes_runner_image,
-                namespace=self._namespace,
-                host=self.host(spec.project, spec.environment),
-                replicas=spec.replicas,
-                health_path=spec.health_path,
-                env_secret=name,
-                artifact=ArtifactSource(
-                    fetch_image=self._settings.kubernetes_fetch_image,
-                    url=SecretEnv("ARTIFACT_URL", name, ARTIFACT_URL_KEY),
-                    command=command,
-                ),
-                deployment_id=spec.deployment_id,
-                replaced_releases=replaced,
-            )
-        except ValueError as exc:
-            raise ReleaseStartError(f"release {spec.release_id}: {exc}") from exc
-
-    def _artifact_url(self, spec: ReleaseSpec) -> str:
-        try:
-            build_id = artifact_urls.build_id_of(spec.artifact_uri)
-        except ValueError as exc:
-            raise ReleaseStartError(str(exc)) from exc
-        return artifact_urls.signed_url(self._settings, build_id)
-
-    def _handle(self, spec: KubeSpec, replicas: int) -> ReleaseHandle:
-        # One address for all replicas: the Service balances inside the cluster.
-        return ReleaseHandle(spec.release_id, (_upstream(spec),) if replicas > 0 else ())
-
-
-def _upstream(spec: KubeSpec) -> str:
-    return f"{spec.name}.{spec.namespace}.svc.cluster.local:{SERVICE_PORT}"
 
 
 def _with_weight(spec: KubeSpec, weight: int) -> KubeSpec:

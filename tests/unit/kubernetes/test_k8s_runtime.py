@@ -29,7 +29,8 @@ from app.deps import Deps
 from app.runtime.kubernetes.adapter import KubernetesClient
 from app.runtime.kubernetes.artifact_urls import is_valid, parse
 from app.runtime.kubernetes.manifests import CANARY, CANARY_WEIGHT
-from app.runtime.kubernetes.runtime import ARTIFACT_URL_KEY, KubernetesRuntime
+from app.runtime.kubernetes.release_specs import ARTIFACT_URL_KEY
+from app.runtime.kubernetes.runtime import KubernetesRuntime
 from app.runtime.lease import RedisLease
 from app.runtime.protocol import ReleaseHandle, ReleaseSpec, ReleaseStartError
 from app.settings import Settings
