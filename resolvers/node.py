@@ -25,9 +25,10 @@ from resolvers.builds import Build
 from resolvers.common import Node
 from resolvers.context import Info
 from resolvers.deployments import with_environment
+from resolvers.environments import Environment, EnvironmentVariable
 from resolvers.identity import ApiKey
 from resolvers.ids import from_global_id
-from resolvers.projects import Environment, EnvironmentVariable, Project
+from resolvers.projects import Project
 from resolvers.teams import Team, TeamInvitation, TeamMember
 from resolvers.users import User
 

@@ -29,6 +29,7 @@ from resolvers.deployments import (
     DeploymentQueries,
     DeploymentSubscriptions,
 )
+from resolvers.environments import EnvironmentMutations
 from resolvers.extensions import QueryCost, convert_error
 from resolvers.identity import IdentityMutations
 from resolvers.node import fetch_node, fetch_node_or_none
@@ -88,7 +89,12 @@ class Query(ProjectQueries, TeamQueries, BuildQueries, DeploymentQueries):
     "with `userErrors`."
 )
 class Mutation(
-    IdentityMutations, TeamMutations, ProjectMutations, BuildMutations, DeploymentMutations
+    IdentityMutations,
+    TeamMutations,
+    ProjectMutations,
+    EnvironmentMutations,
+    BuildMutations,
+    DeploymentMutations,
 ):
     pass
 
