@@ -15,7 +15,7 @@ from app.errors import AppError, ErrorCode, UserInputError
 from app.events import SubscriberLagged
 from db import models
 from db.enums import BuildStatus, BuildStep, BuildTrigger, LogStream
-from resolvers.common import Node, PageInfo, UserError, run_mutation
+from resolvers.common import Node, PageInfo, UserError, run_mutation, seq_cursor
 from resolvers.context import Info
 from resolvers.ids import parse_id, to_global_id
 
@@ -89,14 +89,6 @@ class BuildLogFilter:
     steps: list[str] | None = strawberry.field(default=None, description="Steps.")
 
 
-def _cursor(after: str | None) -> int:
-    if after is None or after == "":
-        return 0
-    if not after.isdigit() or len(after) > 18:
-        raise UserInputError.one(ErrorCode.INVALID_CURSOR, "cursor is not valid", "after")
-    return int(after)
-
-
 @strawberry.type(description="One build of a project at a git commit.")
 class Build(Node):
     number: int = strawberry.field(description="Per-project build number.")
@@ -162,7 +154,7 @@ class Build(Node):
             lines = await build_logs.history(
                 s,
                 self.row_id,
-                after=_cursor(after),
+                after=seq_cursor(after),
                 limit=first + 1,
                 filter=LogFilter(search=f.search, streams=f.streams, steps=f.steps),
             )
@@ -360,7 +352,7 @@ class BuildSubscriptions:
         try:
             # Over websockets: the process's shared feed of this build (app/http/fanout.py).
             async for batch in build_logs.tail(
-                deps.sessionmaker, deps.events, row_id, after=_cursor(after)
+                deps.sessionmaker, deps.events, row_id, after=seq_cursor(after)
             ):
                 yield BuildLogBatch(
                     lines=[BuildLogLine.from_line(ln) for ln in batch], cursor=str(batch[-1].seq)

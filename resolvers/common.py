@@ -45,6 +45,15 @@ class PageInfo:
         )
 
 
+def seq_cursor(after: str | None) -> int:
+    """A log or timeline cursor (a line's or event's seq); empty or None: from the start."""
+    if after is None or after == "":
+        return 0
+    if not after.isdigit() or len(after) > 18:
+        raise UserInputError.one(ErrorCode.INVALID_CURSOR, "cursor is not valid", "after")
+    return int(after)
+
+
 async def run_mutation(
     info: Info, work: Callable[[UnitOfWork], Awaitable[T]], *, anonymous: bool = False
 ) -> tuple[T | None, list[UserError]]:

@@ -20,7 +20,7 @@ from app.events import SubscriberLagged
 from db import models
 from db.enums import DeploymentEventKind, DeploymentStatus, DeploymentStrategy, LogStream
 from resolvers.builds import MAX_LOG_PAGE, Build, SubscriberLaggedError
-from resolvers.common import Node, PageInfo, UserError, run_mutation
+from resolvers.common import Node, PageInfo, UserError, run_mutation, seq_cursor
 from resolvers.context import Info
 from resolvers.ids import parse_id, to_global_id
 
@@ -107,7 +107,9 @@ class Deployment(Node):
                 ErrorCode.INVALID_ARGUMENT, f"first must be between 0 and {MAX_LOG_PAGE}", "first"
             )
         async with info.context.session() as s:
-            lines = await deploy_logs.history(s, self.row_id, after=_cursor(after), limit=first + 1)
+            lines = await deploy_logs.history(
+                s, self.row_id, after=seq_cursor(after), limit=first + 1
+            )
         page = lines[:first]
         return DeploymentLogConnection(
             lines=[DeploymentLogLine.from_line(ln) for ln in page],
@@ -346,12 +348,17 @@ class DeploymentMutations:
         return RollbackDeploymentPayload(deployment=typed[0], serving=typed[1:], user_errors=[])
 
 
-def _cursor(after: str | None) -> int:
-    if after is None or after == "":
-        return 0
-    if not after.isdigit() or len(after) > 18:
-        raise UserInputError.one(ErrorCode.INVALID_CURSOR, "cursor is not valid", "after")
-    return int(after)
+async def _readable(
+    info: Info, deployment_id: strawberry.ID, after: str | None
+) -> tuple[uuid.UUID, int]:
+    """A subscription's deployment (NOT_FOUND unless the caller may read it) and cursor."""
+    row_id = parse_id(deployment_id, "Deployment")
+    cursor = seq_cursor(after)
+    async with info.context.session() as s:
+        await deployment_reads.get_deployment(
+            s, await info.context.principal(), deployment_id=row_id
+        )
+    return row_id, cursor
 
 
 @strawberry.type
@@ -363,12 +370,7 @@ class DeploymentSubscriptions:
     async def deployment_events(
         self, info: Info, deployment_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[DeploymentEvent, None]:
-        row_id = parse_id(deployment_id, "Deployment")
-        cursor = _cursor(after)
-        async with info.context.session() as s:
-            await deployment_reads.get_deployment(
-                s, await info.context.principal(), deployment_id=row_id
-            )
+        row_id, cursor = await _readable(info, deployment_id, after)
         deps = info.context.deps
         try:
             async for event in deploy_events.follow(
@@ -388,12 +390,7 @@ class DeploymentSubscriptions:
     async def deployment_logs(
         self, info: Info, deployment_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[DeploymentLogBatch, None]:
-        row_id = parse_id(deployment_id, "Deployment")
-        cursor = _cursor(after)
-        async with info.context.session() as s:
-            await deployment_reads.get_deployment(
-                s, await info.context.principal(), deployment_id=row_id
-            )
+        row_id, cursor = await _readable(info, deployment_id, after)
         deps = info.context.deps
         try:
             async for batch in deploy_logs.follow(
