@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -312,16 +312,21 @@ def _after(event: Event | None, last: int) -> list[LogLine]:
     return [LogLine.from_wire(w) for w in event.payload["lines"] if w[0] > last]
 
 
-async def replay(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    build_id: uuid.UUID,
-    *,
-    after: int,
-    before: int | None = None,
-) -> AsyncIterator[list[LogLine]]:
+class Numbered(Protocol):
+    @property
+    def seq(self) -> int: ...
+
+
+N = TypeVar("N", bound=Numbered)
+
+
+async def replay_pages(
+    page: Callable[[int], Awaitable[list[N]]], *, after: int, before: int | None
+) -> AsyncIterator[list[N]]:
+    """History in batches of up to REPLAY_PAGE lines after `after` (and before `before`):
+    `page(after)` reads the next REPLAY_PAGE lines. Build and deployment logs both replay so."""
     while True:
-        async with sessionmaker() as session:
-            batch = await history(session, build_id, after=after, limit=REPLAY_PAGE)
+        batch = await page(after)
         if before is not None:
             batch = [ln for ln in batch if ln.seq < before]
         if not batch:
@@ -330,3 +335,18 @@ async def replay(
         after = batch[-1].seq
         if len(batch) < REPLAY_PAGE:
             return
+
+
+async def replay(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    build_id: uuid.UUID,
+    *,
+    after: int,
+    before: int | None = None,
+) -> AsyncIterator[list[LogLine]]:
+    async def page(after: int) -> list[LogLine]:
+        async with sessionmaker() as session:
+            return await history(session, build_id, after=after, limit=REPLAY_PAGE)
+
+    async for batch in replay_pages(page, after=after, before=before):
+        yield batch

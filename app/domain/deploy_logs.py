@@ -39,6 +39,7 @@ from app.domain.build_logs import (
     REPLAY_PAGE,
     BatchShipper,
     LogReaderLagged,
+    replay_pages,
 )
 from app.events import Event, EventBus, SubscriberLagged
 from app.runtime.protocol import LogLine as RuntimeLogLine
@@ -228,17 +229,12 @@ async def replay(
     after: int,
     before: int | None = None,
 ) -> AsyncIterator[list[DeployLogLine]]:
-    while True:
+    async def page(after: int) -> list[DeployLogLine]:
         async with sessionmaker() as session:
-            batch = await history(session, deployment_id, after=after, limit=REPLAY_PAGE)
-        if before is not None:
-            batch = [ln for ln in batch if ln.seq < before]
-        if not batch:
-            return
+            return await history(session, deployment_id, after=after, limit=REPLAY_PAGE)
+
+    async for batch in replay_pages(page, after=after, before=before):
         yield batch
-        after = batch[-1].seq
-        if len(batch) < REPLAY_PAGE:
-            return
 
 
 async def ended(sessionmaker: async_sessionmaker[AsyncSession], deployment_id: uuid.UUID) -> bool:
