@@ -7,8 +7,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import shlex
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +20,7 @@ from app.ids import to_global_id
 from db import models
 from db.enums import DeploymentStatus
 from jobs.previews import expire_previews
+from tests.deployments.apps import APP_PY, command
 from tests.deployments.conftest import Stage
 from tests.support.api import user_error_codes
 from tests.support.build_apps import STATIC_SITE, app_repo
@@ -33,27 +32,6 @@ ENVIRONMENTS = """query($p: ID!) { node(id: $p) { ... on Project {
   environments { name kind branch url expiresAt expiredAt } } } }"""
 DEPLOY = """mutation($i: DeployInput!) { deploy(input: $i) {
   deployment { id environment url status } userErrors { code message field } } }"""
-
-# Answers the GREETING variable it was started with.
-GREETING_APP = r"""
-import os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):
-        data = os.environ.get("GREETING", "-").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, fmt, *a):
-        pass
-
-ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serve_forever()
-"""
 
 
 def _signed(secret: str, body: bytes, delivery: str) -> dict[str, str]:
@@ -105,8 +83,8 @@ async def _greeting_build(stage: Stage, env_id: uuid.UUID, branch: str) -> str:
     build_id = await succeeded_build(
         stage.deps,
         stage.project_id,
-        files={"app.py": GREETING_APP},
-        start_command=shlex.join([sys.executable, "-u", "app.py"]),
+        files={"app.py": APP_PY},
+        start_command=command(branch, say_env="GREETING"),
         environment=env_id,
         git_ref=branch,
     )

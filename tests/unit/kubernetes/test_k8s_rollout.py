@@ -35,6 +35,7 @@ from app.ids import parse_id, to_global_id
 from app.runtime.kubernetes.adapter import KubernetesClient
 from app.runtime.kubernetes.runtime import KubernetesRuntime
 from app.runtime.select import RuntimeSet
+from app.settings import Settings
 from db import models
 from db.enums import DeploymentStatus
 from jobs.deployments import apply_traffic
@@ -79,6 +80,20 @@ async def cluster(kmock: ApplyingEmulator) -> AsyncIterator[ApplyingEmulator]:
         await controller
 
 
+def _cluster_settings(deps: Deps) -> Settings:
+    """The worker's settings with production on the cluster (kmock) and quick rollouts."""
+    return deps.settings.model_copy(
+        update={
+            "kubeconfig": "/unused/in/this/test",
+            "kubernetes_environments": ["production"],
+            "kubernetes_namespace": NS,
+            "kubernetes_rollout_timeout_seconds": 10.0,
+            "deploy_health_interval_seconds": 0.1,
+            "deploy_heartbeat_seconds": 0.5,
+        }
+    )
+
+
 async def _build(deps: Deps, project_id: uuid.UUID) -> str:
     # No artifact file: pods would fetch it, and kmock runs no pods.
     return to_global_id("Build", await succeeded_build(deps, project_id))
@@ -90,16 +105,7 @@ async def test_rollouts_on_kubernetes_take_alternate_colours_and_move_the_ingres
     cluster: ApplyingEmulator,
     api_client: client.ApiClient,
 ) -> None:
-    settings = deps.settings.model_copy(
-        update={
-            "kubeconfig": "/unused/in/this/test",
-            "kubernetes_environments": ["production"],
-            "kubernetes_namespace": NS,
-            "kubernetes_rollout_timeout_seconds": 10.0,
-            "deploy_health_interval_seconds": 0.1,
-            "deploy_heartbeat_seconds": 0.5,
-        }
-    )
+    settings = _cluster_settings(deps)
     # No queue: the test runs the worker's apply_traffic job itself, after each rollout.
     worker_deps = dataclasses.replace(deps, settings=settings, queue=None)
     local = FakeLocal()
@@ -230,16 +236,7 @@ async def test_the_apps_output_on_kubernetes_lands_in_the_deployments_log(
     api: Api, deps: Deps, cluster: ApplyingEmulator, api_client: client.ApiClient
 ) -> None:
     """The worker's wiring: the Kubernetes runtime's on_output is the real DeployLogSink."""
-    settings = deps.settings.model_copy(
-        update={
-            "kubeconfig": "/unused/in/this/test",
-            "kubernetes_environments": ["production"],
-            "kubernetes_namespace": NS,
-            "kubernetes_rollout_timeout_seconds": 10.0,
-            "deploy_health_interval_seconds": 0.1,
-            "deploy_heartbeat_seconds": 0.5,
-        }
-    )
+    settings = _cluster_settings(deps)
     worker_deps = dataclasses.replace(deps, settings=settings, queue=None)
     sink = DeployLogSink(deps.sessionmaker, deps.events)
     own_client = client.ApiClient(client.Configuration(host=str(cluster.url).rstrip("/")))
