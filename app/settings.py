@@ -145,7 +145,7 @@ class Settings(BaseSettings):
     kubernetes_fetch_image: str = "busybox:1.36"
     # The generic image the app runs in, with `sh -c <start command>` in /app.
     kubernetes_runner_image: str = "python:3.11-slim"
-    # Validity of a signed artifact URL; the reconciler renews it once half has passed.
+    # Validity of a signed artifact URL; the hourly upkeep job renews it once half has passed.
     kubernetes_artifact_url_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
     # start_release gives up on a Deployment that is not available after this long.
     kubernetes_rollout_timeout_seconds: float = Field(default=600.0, gt=0)

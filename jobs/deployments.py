@@ -38,3 +38,9 @@ async def apply_traffic(ctx: dict[str, Any], environment_id: str) -> None:
     project, environment, weights = target
     if runs_on_kubernetes(deps.settings, environment):
         await kubernetes.set_traffic(project, environment, weights)
+
+
+async def maintain_runtime(ctx: dict[str, Any]) -> None:
+    """Hourly upkeep of the runtimes (Kubernetes: renew artifact URLs past half their validity,
+    which takes days: no need to list Secrets at every reconcile)."""
+    await ctx["runtime"].maintain()

@@ -23,7 +23,7 @@ from app.runtime.local import LocalRuntime
 from app.runtime.select import RuntimeSet
 from app.settings import Settings
 from jobs.builds import reconcile_builds, run_build
-from jobs.deployments import apply_traffic, reconcile_deployments, run_rollout
+from jobs.deployments import apply_traffic, maintain_runtime, reconcile_deployments, run_rollout
 from jobs.previews import expire_previews
 
 # Margin over the build's own deadline, so the build times itself out (TIMED_OUT) first.
@@ -103,6 +103,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 timeout=60,
             ),
             cron(expire_previews, second={35}, run_at_startup=True, timeout=120),
+            cron(maintain_runtime, minute={17}, second={45}, run_at_startup=True, timeout=300),
             cron(
                 reconcile_deployments,
                 second=set(range(5, 60, 10)),

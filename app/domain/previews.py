@@ -21,8 +21,7 @@ from sqlalchemy import select
 
 from app.deps import Deps
 from app.domain import deploy_events
-from app.domain.rollout_traffic import env_deployments, public_url, set_weights
-from app.settings import Settings
+from app.domain.rollout_traffic import env_deployments, set_weights
 from app.uow import UnitOfWork, transaction
 from db import models
 from db.enums import DeploymentEventKind, DeploymentStatus, EnvironmentKind
@@ -34,11 +33,6 @@ PREFIX = "preview-"
 NAME_MAX = 48  # environments.name
 EXPIRED = "PREVIEW_EXPIRED"
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
-
-
-def url(settings: Settings, project: models.Project, env: models.Environment) -> str:
-    """Where the environment is served (through the router, or the URL template)."""
-    return public_url(settings, project.slug, env.name)
 
 
 def is_template(env: models.Environment) -> bool:

@@ -210,10 +210,6 @@ async def reconcile(deps: Deps, runtime: Runtime) -> None:
 
     await restore_held_releases(deps, runtime)
     await _resync_routes(deps)
-    try:
-        await runtime.maintain()
-    except Exception:
-        log.exception("runtime upkeep failed; retried at the next reconcile")
 
 
 async def _resync_routes(deps: Deps) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.domain import builds, deployments, previews, project_secrets
+from app.domain.rollout_traffic import public_url
 from app.uow import UnitOfWork
 from db import models
 from db.enums import BuildTrigger, DeploymentStrategy
@@ -129,5 +130,5 @@ async def handle(
             ),
         )
         out["deploymentId"] = str(deployment.id)
-        out["url"] = previews.url(uow.deps.settings, project, env)
+        out["url"] = public_url(uow.deps.settings, project.slug, env.name)
     return WebhookResult(202, out)

@@ -154,8 +154,8 @@ class Runtime(Protocol):
         ...
 
     async def maintain(self) -> None:
-        """Periodic upkeep, called by the reconciler (Kubernetes: renew artifact URLs that
-        are past half their validity; the local runtime has none)."""
+        """Periodic upkeep, run by the worker's hourly `maintain_runtime` job (Kubernetes:
+        renew artifact URLs past half their validity; the local runtime has none)."""
         ...
 
     async def aclose(self) -> None:
