@@ -8,7 +8,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.domain import variables
+from app.domain import previews, variables
 from app.domain.rollout_traffic import public_url
 from app.domain.variables import VariableInput
 from db import models
@@ -59,6 +59,7 @@ class Environment(Node):
     )
     row_id: strawberry.Private[uuid.UUID]
     project_slug: strawberry.Private[str]
+    is_template: strawberry.Private[bool]
     # Set when the parent list prefetched this level (see resolvers/loaders.py).
     prefetched_variables: strawberry.Private[list[EnvironmentVariable] | None] = None
 
@@ -67,7 +68,7 @@ class Environment(Node):
         "Null for `preview`, the template of the branch previews (which have their own)."
     )
     def url(self, info: Info) -> str | None:
-        if self.kind == EnvironmentKind.PREVIEW and self.branch is None:
+        if self.is_template:
             return None
         return public_url(info.context.deps.settings, self.project_slug, self.name)
 
@@ -88,6 +89,7 @@ class Environment(Node):
             expires_at=row.expires_at,
             expired_at=row.expired_at,
             project_slug=project_slug,
+            is_template=previews.is_template(row),
             row_id=row.id,
             prefetched_variables=(
                 None
