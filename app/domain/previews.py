@@ -43,8 +43,11 @@ def preview_name(branch: str) -> str:
     """`feature/Login` -> `preview-feature-login`; long names keep a prefix plus a hash."""
     slug = _NOT_NAME.sub("-", branch.lower()).strip("-") or "branch"
     name = PREFIX + slug
-    if len(name) <= NAME_MAX:
-        return name
+    return name if len(name) <= NAME_MAX else _with_digest(name, branch)
+
+
+def _with_digest(name: str, branch: str) -> str:
+    """`name` cut to fit NAME_MAX with 8 hex digits of the branch's hash: distinct per branch."""
     digest = hashlib.sha256(branch.encode()).hexdigest()[:8]
     return f"{name[: NAME_MAX - len(digest) - 1].rstrip('-')}-{digest}"
 
@@ -52,8 +55,9 @@ def preview_name(branch: str) -> str:
 async def branch_environment(
     uow: UnitOfWork, project: models.Project, template: models.Environment, branch: str
 ) -> models.Environment:
-    """The branch's preview environment, created or revived (the caller holds the project
-    row lock, which serialises concurrent first pushes of one branch)."""
+    """The branch's preview environment, created on first use (the caller holds the project
+    row lock, which serialises concurrent first pushes of one branch). A deploy revives an
+    expired one (`extend`); a build alone does not."""
     env = await uow.session.scalar(
         select(models.Environment).where(
             models.Environment.project_id == project.id, models.Environment.branch == branch
@@ -67,8 +71,7 @@ async def branch_environment(
             )
         )
         if taken is not None:  # two branches with the same slug ("a/b" and "a-b")
-            digest = hashlib.sha256(branch.encode()).hexdigest()[:8]
-            name = f"{name[: NAME_MAX - 9].rstrip('-')}-{digest}"
+            name = _with_digest(name, branch)
         env = models.Environment(
             id=uuid.uuid4(),
             project_id=project.id,
@@ -80,7 +83,6 @@ async def branch_environment(
         )
         uow.session.add(env)
         await uow.session.flush()
-    env.expired_at = None
     return env
 
 
